@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MailCore
+import TOMLKit
+
+/// Reads and validates the global file and every company file (SPEC §2). Blocking file I/O: call it
+/// from a thread of its own, never from Swift's cooperative pool.
+public enum ConfigLoader {
+    /// Loads everything, or throws every problem found in any file.
+    public static func load(
+        path: String, environment: [String: String] = [:], hostName: String = ConfigLoader.systemHostName(),
+        now: Timestamp = SystemWallClock().now()
+    ) throws(ConfigError) -> Configuration {
+        var issues: [ConfigIssue] = []
+        guard let bytes = FilePath.readFile(path, limit: 1 << 20) else {
+            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read: \(String(cString: strerror(errno)))")])
+        }
+        let secrets = SecretReader(file: path, environment: environment)
+        let tree: ConfigValue
+        switch parseTOML(bytes, file: path) {
+        case .success(let t): tree = t
+        case .failure(let issue): throw ConfigError([issue])
+        }
+
+        var top = TableReader(file: path, prefix: "", value: tree)
+        var daemonReader = TableReader(file: path, prefix: "daemon", value: top.table("daemon"))
+        let daemon = readDaemon(&daemonReader, secrets: secrets, hostName: hostName)
+        var smtpReader = TableReader(file: path, prefix: "smtp", value: top.table("smtp"))
+        let smtp = RelayKeys.read(&smtpReader, secrets: secrets, enabled: true)
+        var senderReader = TableReader(file: path, prefix: "sender", value: top.table("sender"))
+        let sender = readSender(&senderReader, hostName: daemon.heloName)
+        var retryReader = TableReader(file: path, prefix: "retry", value: top.table("retry"))
+        let retry = readRetry(&retryReader)
+        for var reader in [top, daemonReader, smtpReader, senderReader, retryReader] {
+            reader.finish()
+            issues += reader.issues
+        }
+
+        var companies: [String: CompanySettings] = [:]
+        var warnings = secrets.warnings
+        let dir = secrets.resolve(daemon.companiesDir)
+        if let files = FilePath.tomlFiles(in: dir) {
+            for name in files {
+                let id = String(name.dropLast(5))
+                let file = dir + "/" + name
+                guard CompanyID.isValid(id) else {
+                    issues.append(ConfigIssue(file: file, key: "", rule: "file name is not a valid company id: \(CompanyID.rule)"))
+                    continue
+                }
+                guard let bytes = FilePath.readFile(file, limit: 1 << 20) else {
+                    issues.append(ConfigIssue(file: file, key: "", rule: "cannot read: \(String(cString: strerror(errno)))"))
+                    continue
+                }
+                switch parseTOML(bytes, file: file) {
+                case .failure(let issue): issues.append(issue)
+                case .success(let tree):
+                    let companySecrets = SecretReader(file: file, environment: environment)
+                    switch CompanyLoader.read(id: id, file: file, value: tree, secrets: companySecrets) {
+                    case .success(let company): companies[id] = company
+                    case .failure(let error): issues += error.issues
+                    }
+                    warnings += companySecrets.warnings
+                }
+            }
+        }
+        if !issues.isEmpty { throw ConfigError(issues) }
+        var configuration = Configuration(
+            path: path, daemon: daemon, smtp: smtp, sender: sender, retry: retry, companies: companies,
+            warnings: warnings, loadedAt: now)
+        configuration.daemon.socket = secrets.resolve(daemon.socket)
+        configuration.daemon.database = secrets.resolve(daemon.database)
+        configuration.daemon.companiesDir = dir
+        return configuration
+    }
+
+    static func parseTOML(_ bytes: [UInt8], file: String) -> Result<ConfigValue, ConfigIssue> {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return .failure(ConfigIssue(file: file, key: "", rule: "is not valid UTF-8"))
+        }
+        do {
+            return .success(ConfigValue.from(toml: try TOMLTable(string: text)))
+        } catch let error as TOMLParseError {
+            let where_ = "line \(error.source.begin.line), column \(error.source.begin.column)"
+            return .failure(ConfigIssue(file: file, key: "", rule: "TOML syntax error at \(where_): \(error.description)"))
+        } catch {
+            return .failure(ConfigIssue(file: file, key: "", rule: "TOML syntax error: \(error)"))
+        }
+    }
+
+    static func readDaemon(_ r: inout TableReader, secrets: SecretReader, hostName: String) -> DaemonSettings {
+        var d = DaemonSettings()
+        d.socket = r.string("socket", default: d.socket)
+        if d.socket.isEmpty { r.issue("socket", "must not be empty") }
+        if d.socket.utf8.count > 107 { r.issue("socket", "is longer than a Unix socket path may be (107 bytes)") }
+        d.socketMode = readMode(&r, "socket_mode", default: d.socketMode)
+        if let v = r.raw("allowed_uids") {
+            if case .array(let items) = v {
+                for (i, item) in items.enumerated() {
+                    if case .integer(let uid) = item, (0...Int(UInt32.max - 1)).contains(uid) {
+                        d.allowedUIDs.append(UInt32(uid))
+                    } else {
+                        r.issue("allowed_uids", "element \(i) must be a user id (a non-negative integer)")
+                    }
+                }
+            } else {
+                r.issue("allowed_uids", "must be an array of user ids (got \(v.typeName))")
+            }
+        }
+        d.database = r.string("database", default: d.database)
+        if d.database.isEmpty { r.issue("database", "must not be empty") }
+        d.companiesDir = r.string("companies_dir", default: d.companiesDir)
+        let helo = r.string("helo_name", default: "")
+        if !helo.isEmpty && !isHostName(helo) && !(helo.hasPrefix("[") && helo.hasSuffix("]")) {
+            r.issue("helo_name", "must be a host name or an address literal like [192.0.2.1] (got \"\(helo)\")")
+        }
+        d.heloName = helo.isEmpty ? hostName : helo
+        d.maxMessageBytes = r.int("max_message_bytes", default: d.maxMessageBytes, range: 1024...1 << 30)
+        d.maxConnections = r.int("max_connections", default: d.maxConnections, range: 1...1000)
+        d.relayConnections = r.int("relay_connections", default: d.relayConnections, range: 1...1000)
+        if d.relayConnections > d.maxConnections {
+            r.issue("relay_connections", "must not exceed max_connections (\(d.maxConnections))")
+        }
+        d.retention = r.int("retention", default: d.retention, range: 1...Int.max)
+        d.logLevel = r.choice("log_level", default: d.logLevel)
+        return d
+    }
+
+    static func readMode(_ r: inout TableReader, _ key: String, default value: UInt32) -> UInt32 {
+        guard let v = r.raw(key) else { return value }
+        switch v {
+        case .string(let s):
+            guard !s.isEmpty, s.count <= 4, let mode = UInt32(s, radix: 8), mode <= 0o777 else {
+                r.issue(key, "must be octal permission bits like \"0660\" (got \"\(s)\")")
+                return value
+            }
+            return mode
+        case .integer(let i) where (0...0o777).contains(i):
+            return UInt32(i)
+        default:
+            r.issue(key, "must be octal permission bits like \"0660\" (got \(v.typeName))")
+            return value
+        }
+    }
+
+    static func readSender(_ r: inout TableReader, hostName: String) -> SenderSettings {
+        let fallback = EmailAddress(localPart: "noreply", domain: hostName)
+        var s = SenderSettings(address: fallback)
+        s.defaultSender = r.bool("default_sender", default: true)
+        let address = r.string("address", default: "")
+        if !address.isEmpty {
+            do {
+                s.address = try EmailAddress.parse(address)
+            } catch {
+                r.issue("address", "must be an e-mail address: \(error)")
+            }
+        }
+        s.name = r.string("name", default: "")
+        s.allNotifications = r.bool("all_notifications", default: false)
+        s.onBehalf = r.choice("on_behalf", default: .from)
+        return s
+    }
+
+    static func readRetry(_ r: inout TableReader) -> RetryPolicy {
+        var p = RetryPolicy()
+        p.minDelay = r.int("min_delay", default: p.minDelay, range: 1...Int(Int32.max))
+        p.maxDelay = r.int("max_delay", default: p.maxDelay, range: 1...Int(Int32.max))
+        p.maxAge = r.int("max_age", default: p.maxAge, range: 1...Int(Int32.max))
+        if p.maxDelay < p.minDelay { r.issue("max_delay", "must be at least min_delay (\(p.minDelay))") }
+        return p
+    }
+
+    static func isHostName(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 253 else { return false }
+        return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D }
+        }
+    }
+
+    /// This host's name, for EHLO when `helo_name` is empty.
+    public static func systemHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return isHostName(name) ? name : "localhost"
+    }
+}
+
+extension TableReader {
+    /// A sub-table of this table (read as a key, so it is not reported unknown).
+    mutating func table(_ key: String) -> ConfigValue? {
+        guard let v = raw(key) else { return nil }
+        guard case .table = v else {
+            issue(key, "must be a table [\(key)] (got \(v.typeName))")
+            return nil
+        }
+        return v
+    }
+}

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MailCore
+
+/// File access while loading one configuration file: resolves relative paths against the file's
+/// directory, reads password files (expanding `$CREDENTIALS_DIRECTORY` for systemd's `LoadCredential=`),
+/// and collects warnings.
+/// A problem reading a file, worded for the administrator.
+struct Problem: Error {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
+final class SecretReader {
+    let directory: String
+    let environment: [String: String]
+    private(set) var warnings: [String] = []
+    let file: String
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.directory = FilePath.directory(of: file)
+        self.environment = environment
+    }
+
+    func warn(_ key: String, _ text: String) {
+        warnings.append("\(file): \(key) \(text)")
+    }
+
+    /// Expands `$CREDENTIALS_DIRECTORY` / `${CREDENTIALS_DIRECTORY}` and makes the path absolute.
+    func resolve(_ path: String) -> String {
+        var p = path
+        for token in ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"] where p.contains(token) {
+            p = p.replacingAll(token, with: environment["CREDENTIALS_DIRECTORY"] ?? "")
+        }
+        return FilePath.resolve(p, relativeTo: directory)
+    }
+
+    func checkReadable(_ path: String) -> String? {
+        access(path, R_OK) == 0 ? nil : "cannot read \(path): \(String(cString: strerror(errno)))"
+    }
+
+    /// The first line of a password file. A file readable by group or others is a warning.
+    func read(_ path: String) -> Result<Secret, Problem> {
+        if path.contains("$CREDENTIALS_DIRECTORY") || path.contains("${CREDENTIALS_DIRECTORY}"),
+            environment["CREDENTIALS_DIRECTORY"] == nil
+        {
+            return .failure(Problem("refers to $CREDENTIALS_DIRECTORY, which is not set (see LoadCredential= in systemd.exec)"))
+        }
+        let resolved = resolve(path)
+        guard let bytes = FilePath.readFile(resolved, limit: 64 * 1024) else {
+            return .failure(Problem("cannot read \(resolved): \(String(cString: strerror(errno)))"))
+        }
+        var st = stat()
+        if stat(resolved, &st) == 0, st.st_mode & 0o044 != 0 {
+            warnings.append("\(file): password file \(resolved) is readable by group or others; chmod 600 it")
+        }
+        let firstLine = bytes.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        var line = Array(firstLine)
+        if line.last == 0x0D { line.removeLast() }
+        guard !line.isEmpty else { return .failure(Problem("\(resolved) is empty")) }
+        return .success(Secret(String(decoding: line, as: UTF8.self)))
+    }
+}
+
+/// Small path and file helpers for configuration loading (blocking; called off the cooperative pool).
+public enum FilePath {
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public static func resolve(_ path: String, relativeTo directory: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return directory == "." ? path : "\(directory)/\(path)"
+    }
+
+    /// Reads a whole file, or nil (errno set) when it cannot be read or exceeds `limit` bytes.
+    public static func readFile(_ path: String, limit: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit {
+                errno = EFBIG
+                return nil
+            }
+        }
+    }
+
+    /// The `.toml` files of a directory, sorted; nil when the directory does not exist.
+    public static func tomlFiles(in directory: String) -> [String]? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasSuffix(".toml") && !name.hasPrefix(".") { names.append(name) }
+        }
+        return names.sorted()
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
