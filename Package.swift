@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "maild",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "maild", targets: ["maild"]),
         .executable(name: "mailctl", targets: ["mailctl"]),
@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "SMTP", dependencies: ["MailCore", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
         // When and over how many connections mail is sent.
         .target(
-            name: "Dispatch",
+            name: "MailDispatch",
             dependencies: ["MailCore", "Outbox", "SMTP", "Config", .product(name: "Logging", package: "swift-log")]
         ),
         // The Unix-socket server and its JSON-lines framing.
@@ -39,14 +39,14 @@ let package = Package(
         .executableTarget(
             name: "maild",
             dependencies: [
-                "MailCore", "MIME", "Config", "Outbox", "SMTP", "Dispatch", "Control",
+                "MailCore", "MIME", "Config", "Outbox", "SMTP", "MailDispatch", "Control",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "mailctl",
-            dependencies: ["MailCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MailCore", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "MailCore"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "MailCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "MailCore"]),
-        .testTarget(name: "DispatchTests", dependencies: ["Dispatch", "MailCore", "Outbox", "Config"]),
+        .testTarget(name: "MailDispatchTests", dependencies: ["MailDispatch", "MailCore", "Outbox", "Config"]),
     ]
 )

@@ -126,3 +126,12 @@ extension String {
         return result + rest
     }
 }
+
+/// The process's working directory.
+enum ProcessDirectory {
+    static func current() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

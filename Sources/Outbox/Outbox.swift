@@ -1,1 +1,222 @@
-// \(t) module
+import Logging
+import MailCore
+
+/// The durable SQLite outbox (WAL, synchronous=FULL, one writer with group commit).
+///
+/// Every write runs on the writer thread; concurrent writes share one transaction and one fsync, so
+/// the acknowledgement rate is not bounded by one fsync per message. Reads for the control socket run
+/// on a reader thread with its own connection; delivery threads read message bytes through their own
+/// `MessageDataReader`. Nothing here blocks Swift's cooperative pool: async callers suspend until the
+/// thread has done the work.
+public final class Outbox: Sendable {
+    public let path: String
+    private let lock: LockFile
+    private let writer: DatabaseThread
+    private let reader: DatabaseThread
+    private let checkpointer: Checkpointer
+    private let clock: any WallClock
+
+    /// Opens (creating and migrating) the outbox at `path`, takes its lock, and puts back in the queue
+    /// whatever an earlier crash left `sending`.
+    public init(path: String, clock: any WallClock = SystemWallClock(), logger: Logger) throws {
+        self.path = path
+        self.clock = clock
+        lock = try LockFile(path: path + ".lock")
+        let writeDB = try Database(path: path)
+        writeDB.setBusyTimeout(milliseconds: 5000)
+        try writeDB.execute(
+            """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            PRAGMA foreign_keys = OFF;
+            PRAGMA temp_store = MEMORY;
+            PRAGMA wal_autocheckpoint = 0;
+            PRAGMA journal_size_limit = 67108864;
+            """)
+        let now = clock.now()
+        try Schema.migrate(writeDB, now: now.milliseconds)
+        let writeStore = OutboxStore(db: writeDB)
+        let recovered = try writeStore.recoverInterrupted(now: now)
+        if recovered > 0 {
+            logger.notice("recovered", metadata: ["event": "recovered", "count": "\(recovered)"])
+        }
+        writer = DatabaseThread(name: "outbox-writer", store: writeStore, batched: true)
+
+        let readDB = try Database(path: path, readOnly: true)
+        readDB.setBusyTimeout(milliseconds: 5000)
+        reader = DatabaseThread(name: "outbox-reader", store: OutboxStore(db: readDB), batched: false)
+
+        let checkpointDB = try Database(path: path)
+        checkpointDB.setBusyTimeout(milliseconds: 5000)
+        checkpointer = Checkpointer(db: checkpointDB, commits: writer.commits, logger: logger)
+    }
+
+    /// Stops the threads after the work already queued, and checkpoints the WAL.
+    public func close() {
+        writer.close()
+        reader.close()
+        checkpointer.close()
+    }
+
+    /// Monotonic seconds of the oldest heartbeat of the outbox's threads (for the watchdog).
+    public var oldestHeartbeat: Double { min(writer.heartbeat.current, reader.heartbeat.current) }
+
+    // MARK: Enqueue
+
+    /// Stores a message; returns after the commit.
+    public func enqueue(_ message: NewMessage) async throws(OutboxError) -> EnqueueOutcome {
+        let clock = self.clock
+        return try await writer.perform { store in try store.enqueue(message, now: clock.now()) }
+    }
+
+    // MARK: Delivery
+
+    /// Claims due messages, shared fairly between companies.
+    public func claimDue(limit: Int, leaseSeconds: Int) async throws(OutboxError) -> [ClaimedMessage] {
+        let clock = self.clock
+        return try await writer.perform { store in
+            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
+        }
+    }
+
+    /// Claims the given messages if they are still queued or deferred.
+    public func claim(ids: [Int64], leaseSeconds: Int) async throws(OutboxError) -> [ClaimedMessage] {
+        let clock = self.clock
+        return try await writer.perform { store in
+            try ids.compactMap { try store.claim(id: $0, now: clock.now(), leaseSeconds: leaseSeconds) }
+        }
+    }
+
+    /// Records an attempt; `completion` runs on the writer thread after the commit.
+    public func record(
+        id: Int64, result: DeliveryResult, policy: RetryPolicy, jitter: Double,
+        completion: @escaping @Sendable (Result<MessageVerdict?, OutboxError>) -> Void
+    ) {
+        let clock = self.clock
+        writer.perform(
+            { store in try store.record(id: id, result: result, policy: policy, now: clock.now(), jitter: jitter) },
+            completion: completion)
+    }
+
+    /// Records attempts of several messages in one commit (a relay found unreachable defers a whole lane).
+    public func record(
+        _ items: [(id: Int64, result: DeliveryResult)], policy: RetryPolicy, jitter: @escaping @Sendable () -> Double,
+        completion: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void
+    ) {
+        let clock = self.clock
+        writer.perform(
+            { store in
+                try items.map { try store.record(id: $0.id, result: $0.result, policy: policy, now: clock.now(), jitter: jitter()) }
+            }, completion: completion)
+    }
+
+    /// Puts claimed, unattempted messages back in the queue, due now.
+    public func release(ids: [Int64]) async throws(OutboxError) {
+        guard !ids.isEmpty else { return }
+        let clock = self.clock
+        try await writer.perform { store in try store.release(ids: ids, now: clock.now()) }
+    }
+
+    /// `release` from a dedicated thread.
+    public func releaseBlocking(ids: [Int64]) throws(OutboxError) {
+        guard !ids.isEmpty else { return }
+        let clock = self.clock
+        try writer.performBlocking { store in try store.release(ids: ids, now: clock.now()) }
+    }
+
+    /// `claimDue` from a dedicated thread.
+    public func claimDueBlocking(limit: Int, leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
+        let clock = self.clock
+        return try writer.performBlocking { store in
+            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
+        }
+    }
+
+    /// `claim(ids:)` from a dedicated thread.
+    public func claimBlocking(ids: [Int64], leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
+        let clock = self.clock
+        return try writer.performBlocking { store in
+            try ids.compactMap { try store.claim(id: $0, now: clock.now(), leaseSeconds: leaseSeconds) }
+        }
+    }
+
+    /// `sweep` from a dedicated thread.
+    public func sweepBlocking(retention: Int, batch: Int = 500) throws(OutboxError) -> Int {
+        let clock = self.clock
+        return try writer.performBlocking { store in
+            try store.sweep(before: clock.now().adding(seconds: -Double(retention)), limit: batch)
+        }
+    }
+
+    /// A connection for one delivery thread to read message bytes.
+    public func makeDataReader() throws -> MessageDataReader { try MessageDataReader(path: path) }
+
+    // MARK: Queries
+
+    public func counts() async throws(OutboxError) -> [MessageState: Int] {
+        try await reader.perform { store in try store.counts() }
+    }
+
+    /// `counts` from a dedicated thread.
+    public func countsBlocking() throws(OutboxError) -> [MessageState: Int] {
+        try reader.performBlocking { store in try store.counts() }
+    }
+
+    public func list(_ request: ListRequest) async throws(OutboxError) -> [MessageSummary] {
+        try await reader.perform { store in try store.list(request) }
+    }
+
+    public func detail(id: Int64) async throws(OutboxError) -> MessageDetail? {
+        try await reader.perform { store in
+            try store.db.execute("BEGIN")
+            defer { try? store.db.execute("COMMIT") }
+            return try store.detail(id: id)
+        }
+    }
+
+    // MARK: Management
+
+    public func cancel(id: Int64) async throws(OutboxError) {
+        let clock = self.clock
+        try await writer.perform { store in try store.cancel(id: id, now: clock.now()) }
+    }
+
+    public func retry(id: Int64) async throws(OutboxError) {
+        let clock = self.clock
+        try await writer.perform { store in try store.retry(id: id, now: clock.now()) }
+    }
+
+    public func retryAllFailed() async throws(OutboxError) -> Int {
+        let clock = self.clock
+        return try await writer.perform { store in try store.retryAllFailed(now: clock.now()) }
+    }
+
+    public func flush() async throws(OutboxError) -> Int {
+        let clock = self.clock
+        return try await writer.perform { store in try store.flush(now: clock.now()) }
+    }
+
+    /// Deletes one small batch of final messages older than `retention` seconds; returns how many.
+    public func sweep(retention: Int, batch: Int = 500) async throws(OutboxError) -> Int {
+        let clock = self.clock
+        return try await writer.perform { store in
+            try store.sweep(before: clock.now().adding(seconds: -Double(retention)), limit: batch)
+        }
+    }
+}
+
+/// Reads message bytes for one delivery thread, on a read-only connection of its own.
+public final class MessageDataReader {
+    private let store: OutboxStore
+
+    init(path: String) throws {
+        let db = try Database(path: path, readOnly: true)
+        db.setBusyTimeout(milliseconds: 5000)
+        // Bytes are read once each: a small cache is enough and keeps memory low.
+        try db.execute("PRAGMA cache_size = -256")
+        store = OutboxStore(db: db)
+    }
+
+    /// The bytes of message `id`, or nil when it no longer exists.
+    public func data(id: Int64) throws -> [UInt8]? { try store.data(id: id) }
+}

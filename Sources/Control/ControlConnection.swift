@@ -1,0 +1,84 @@
+/// One client of the control socket, owned by the poll thread: its unparsed input, and its answers
+/// kept in request order (a client may send several requests without waiting; SPEC §3).
+final class ControlConnection {
+    let id: Int
+    let fd: Int32
+    let peer: PeerCredentials?
+
+    /// Bytes read and not yet consumed as lines; `scanned` bytes of it are known to hold no newline.
+    var input: [UInt8] = []
+    var scanned = 0
+    /// Answer bytes waiting to be written, from `outputOffset`.
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// Sequence number of the next request, and of the next answer to write.
+    var nextSequence: UInt64 = 0
+    var nextToWrite: UInt64 = 0
+    /// Answers that are ready but wait for an earlier one.
+    var ready: [UInt64: [UInt8]] = [:]
+    /// The client sent EOF; answer what it asked, then close.
+    var readClosed = false
+    /// Close once everything owed is written (after `too_large` or `forbidden`).
+    var closeWhenFlushed = false
+
+    init(id: Int, fd: Int32, peer: PeerCredentials?) {
+        self.id = id
+        self.fd = fd
+        self.peer = peer
+    }
+
+    /// Requests read whose answers are not written yet.
+    var outstanding: Int { Int(nextSequence - nextToWrite) }
+    var hasOutput: Bool { outputOffset < output.count }
+
+    /// Whether to read more: not after EOF or a fatal answer, and not while it owes many answers or a
+    /// large unread output (a client that does not read its answers must not grow our memory).
+    var wantsInput: Bool {
+        !readClosed && !closeWhenFlushed && outstanding < 512 && output.count - outputOffset < 4 << 20
+    }
+
+    /// Done: nothing more to read and nothing owed.
+    var isFinished: Bool { (readClosed || closeWhenFlushed) && outstanding == 0 && !hasOutput }
+
+    /// Stores an answer and moves every answer that is now in order to the output.
+    func complete(sequence: UInt64, line: [UInt8]) {
+        ready[sequence] = line
+        while let next = ready.removeValue(forKey: nextToWrite) {
+            if outputOffset == output.count {
+                output.removeAll(keepingCapacity: true)
+                outputOffset = 0
+            }
+            output.append(contentsOf: next)
+            nextToWrite += 1
+        }
+    }
+
+    /// Takes the complete lines from the input (without their line ends). When the pending partial line
+    /// exceeds `limit` bytes, returns `overLimit` and stops.
+    func takeLines(limit: Int) -> (lines: [[UInt8]], overLimit: Bool) {
+        var lines: [[UInt8]] = []
+        var start = 0
+        var index = scanned
+        let count = input.count
+        var overLimit = false
+        input.withUnsafeBufferPointer { bytes in
+            while index < count {
+                if bytes[index] == 0x0A {
+                    var end = index
+                    if end > start && bytes[end - 1] == 0x0D { end -= 1 }
+                    if end - start > limit {
+                        overLimit = true
+                        return
+                    }
+                    lines.append(Array(bytes[start..<end]))
+                    start = index + 1
+                }
+                index += 1
+            }
+        }
+        if overLimit { return (lines, true) }
+        if start > 0 { input.removeFirst(start) }
+        scanned = input.count
+        return (lines, input.count > limit)
+    }
+}

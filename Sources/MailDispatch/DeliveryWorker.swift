@@ -1,0 +1,182 @@
+import Config
+import Logging
+import MailCore
+import Outbox
+import SMTP
+
+/// One delivery thread: takes jobs from the dispatcher and carries them out over SMTP, recording
+/// each attempt in the outbox.
+struct DeliveryWorker {
+    let dispatcher: Dispatcher
+    private var reader: MessageDataReader?
+    private var logger: Logger { dispatcher.logger }
+
+    init(dispatcher: Dispatcher) {
+        self.dispatcher = dispatcher
+    }
+
+    mutating func run() {
+        while let job = dispatcher.waitForJob() {
+            if reader == nil {
+                do {
+                    reader = try dispatcher.outbox.makeDataReader()
+                } catch {
+                    logger.error("cannot open the outbox for reading", metadata: ["event": "reader_failed", "error": "\(error)"])
+                }
+            }
+            var session = Session(worker: self)
+            switch job {
+            case .grouped(let key, let quota):
+                var sent = 0
+                while sent < quota, let (message, policy) = dispatcher.nextGrouped(key) {
+                    session.deliver(message, policy: policy, lane: key)
+                    sent += 1
+                }
+            case .immediate(let message, let policy):
+                session.deliver(message, policy: policy, lane: nil)
+            }
+            session.finish()
+            dispatcher.jobFinished(job)
+        }
+    }
+
+    /// One job's connection and the attempt whose record is still being committed.
+    struct Session {
+        let worker: DeliveryWorker
+        var connection: SMTPConnection?
+        var connectionRelay: RelaySettings?
+        var transactions = 0
+        /// Set when the previous attempt's record is durable.
+        var pendingRecord: Latch<Bool>?
+
+        init(worker: DeliveryWorker) {
+            self.worker = worker
+        }
+
+        var dispatcher: Dispatcher { worker.dispatcher }
+        var logger: Logger { worker.dispatcher.logger }
+
+        mutating func deliver(_ message: ClaimedMessage, policy: RelayPolicy, lane: RelayKey?) {
+            let started = monotonicSeconds()
+            let relay = policy.relay
+            guard let data = loadData(message) else { return }
+            let envelope = Envelope(
+                sender: message.envelopeFrom, recipients: message.recipients.map(\.address), size: data.count,
+                needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
+
+            var retriedOnFreshConnection = false
+            while true {
+                if connection == nil || !connection!.isUsable || connectionRelay != relay {
+                    closeConnection()
+                    do {
+                        connection = try SMTPConnection.open(options(relay), logger: logger)
+                        connectionRelay = relay
+                    } catch {
+                        let result =
+                            error.isPermanent
+                            ? DeliveryResult.failedAll(relay: relay.endpoint, recipients: envelope.recipients, reason: error.reason)
+                            : DeliveryResult.deferredAll(relay: relay.endpoint, recipients: envelope.recipients, reason: error.reason)
+                        record(message, result: result, started: started)
+                        // The relay is unreachable: every message waiting for it would fail the same way now.
+                        if let lane, !error.isPermanent { deferLane(lane, relay: relay, reason: error.reason) }
+                        return
+                    }
+                }
+                let reused = transactions > 0
+                let start = connection!.beginTransaction(envelope)
+                // The previous message's outcome is durable before this message's data goes out, so a crash
+                // can re-send at most the one message whose data is in flight.
+                waitForPendingRecord()
+                let result = start.finished ?? connection!.finishTransaction(start, data: data)
+                transactions += 1
+                // A reused connection that the relay closed (421, idle timeout) is retried once on a fresh one.
+                if reused && !retriedOnFreshConnection && !connection!.isUsable && !result.uncertain
+                    && result.recipients.allSatisfy({ if case .deferred = $0.disposition { true } else { false } })
+                {
+                    retriedOnFreshConnection = true
+                    closeConnection()
+                    continue
+                }
+                record(message, result: result, started: started)
+                return
+            }
+        }
+
+        private func options(_ relay: RelaySettings) -> SMTPClientOptions {
+            SMTPClientOptions(relay: relay, heloName: dispatcher.configuration.current.daemon.heloName)
+        }
+
+        private func loadData(_ message: ClaimedMessage) -> [UInt8]? {
+            do {
+                if let data = try worker.reader?.data(id: message.id) { return data }
+                logger.warning("message data missing", metadata: ["event": "data_missing", "id": "\(message.id)"])
+            } catch {
+                logger.error("cannot read message", metadata: ["event": "read_failed", "id": "\(message.id)", "error": "\(error)"])
+            }
+            // Leave it for a later attempt rather than lose it.
+            try? dispatcher.outbox.releaseBlocking(ids: [message.id])
+            dispatcher.messagesFinished(1)
+            return nil
+        }
+
+        /// Records an attempt; the commit completes in the background and `pendingRecord` is set after it.
+        private mutating func record(_ message: ClaimedMessage, result: DeliveryResult, started: Double) {
+            record([(message, result)], started: started)
+        }
+
+        private mutating func record(_ items: [(ClaimedMessage, DeliveryResult)], started: Double) {
+            waitForPendingRecord()
+            guard !items.isEmpty else { return }
+            let latch = Latch<Bool>()
+            pendingRecord = latch
+            let config = dispatcher.configuration.current
+            let logger = self.logger
+            let dispatcher = self.dispatcher
+            let duration = monotonicSeconds() - started
+            dispatcher.outbox.record(
+                items.map { (id: $0.0.id, result: $0.1) }, policy: config.retry, jitter: { Double.random(in: 0.9...1.1) }
+            ) { outcome in
+                switch outcome {
+                case .success(let verdicts):
+                    for ((message, result), verdict) in zip(items, verdicts) {
+                        DeliveryLog.attempt(logger, message: message, result: result, verdict: verdict, duration: duration)
+                    }
+                case .failure(let error):
+                    // The rows stay `sending`; they are due again at the next start (delivered at least once).
+                    logger.error(
+                        "cannot record attempt",
+                        metadata: ["event": "record_failed", "id": "\(items[0].0.id)", "error": "\(error)"])
+                }
+                dispatcher.messagesFinished(items.count)
+                latch.set(true)
+            }
+        }
+
+        private mutating func deferLane(_ lane: RelayKey, relay: RelaySettings, reason: String) {
+            let items = dispatcher.drainLane(lane).map { message in
+                (message, DeliveryResult.deferredAll(
+                    relay: relay.endpoint, recipients: message.recipients.map(\.address), reason: reason))
+            }
+            record(items, started: monotonicSeconds())
+        }
+
+        private mutating func waitForPendingRecord() {
+            if let pending = pendingRecord {
+                _ = pending.wait()
+                pendingRecord = nil
+            }
+        }
+
+        private mutating func closeConnection() {
+            connection?.close()
+            connection = nil
+            connectionRelay = nil
+            transactions = 0
+        }
+
+        mutating func finish() {
+            waitForPendingRecord()
+            closeConnection()
+        }
+    }
+}

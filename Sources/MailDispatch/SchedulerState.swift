@@ -1,0 +1,168 @@
+import Config
+import MailCore
+import Outbox
+
+/// A unit of work for one delivery thread and one SMTP connection.
+enum DeliveryJob: Sendable, Equatable {
+    /// Drain up to `quota` messages of a grouped relay lane over one connection.
+    case grouped(RelayKey, quota: Int)
+    /// One message on a connection of its own.
+    case immediate(ClaimedMessage, RelayPolicy)
+
+    var relayKey: RelayKey {
+        switch self {
+        case .grouped(let key, _): return key
+        case .immediate(_, let policy): return policy.relay.key
+        }
+    }
+}
+
+/// The dispatcher's bookkeeping, as a pure value: which claimed messages wait for which relay, how
+/// many connections are open, and which job comes next. Fairness and limits live here, so they are
+/// tested without sockets.
+struct SchedulerState {
+    /// Grouped messages waiting for one relay.
+    struct Lane {
+        var policy: RelayPolicy
+        var queue: RingBuffer<ClaimedMessage> = RingBuffer()
+        /// Grouped connections draining this lane.
+        var connections = 0
+    }
+
+    /// A lane may use more than one connection only past this many waiting messages (SPEC §4).
+    static let spreadThreshold = 100
+
+    var maxConnections: Int
+    var relayConnections: Int
+    private(set) var lanes: [RelayKey: Lane] = [:]
+    private var laneOrder: [RelayKey] = []
+    private(set) var immediate = RingBuffer<(ClaimedMessage, RelayPolicy)>()
+    /// Open connections, all relays together, and per relay.
+    private(set) var active = 0
+    private(set) var activeByRelay: [RelayKey: Int] = [:]
+    /// Claimed messages not yet finished (waiting or in a job).
+    private(set) var held = 0
+    /// Round-robin position over lanes (and the immediate queue, at index lanes.count).
+    private var cursor = 0
+
+    init(maxConnections: Int, relayConnections: Int) {
+        self.maxConnections = maxConnections
+        self.relayConnections = relayConnections
+    }
+
+    /// Files claimed messages by the settings that govern them now.
+    mutating func add(_ messages: [ClaimedMessage], policy: (String?) -> RelayPolicy) {
+        for message in messages {
+            let p = policy(message.company)
+            held += 1
+            if p.group {
+                let key = p.relay.key
+                if lanes[key] == nil {
+                    lanes[key] = Lane(policy: p)
+                    laneOrder.append(key)
+                }
+                // The latest settings win for messages not yet sent (SPEC §2.4).
+                lanes[key]!.policy = p
+                lanes[key]!.queue.append(message)
+            } else {
+                immediate.append((message, p))
+            }
+        }
+    }
+
+    var waiting: Int { lanes.values.reduce(0) { $0 + $1.queue.count } + immediate.count }
+
+    private func relayHasRoom(_ key: RelayKey) -> Bool { activeByRelay[key, default: 0] < relayConnections }
+
+    /// The next job to start, if a connection slot is free and some work may use it.
+    mutating func nextJob(quota: Int) -> DeliveryJob? {
+        guard active < maxConnections else { return nil }
+        let candidates = laneOrder.count + 1
+        for step in 0..<candidates {
+            let index = (cursor + step) % candidates
+            if index == laneOrder.count {
+                if let job = takeImmediate() {
+                    cursor = (index + 1) % candidates
+                    return job
+                }
+                continue
+            }
+            let key = laneOrder[index]
+            guard let lane = lanes[key], !lane.queue.isEmpty, relayHasRoom(key) else { continue }
+            let wantsAnother = lane.connections == 0
+                || (lane.queue.count > SchedulerState.spreadThreshold && lane.connections < relayConnections)
+            guard wantsAnother else { continue }
+            lanes[key]!.connections += 1
+            open(key)
+            cursor = (index + 1) % candidates
+            return .grouped(key, quota: quota)
+        }
+        return nil
+    }
+
+    /// The first immediate message whose relay has room (looking at a bounded number of them).
+    private mutating func takeImmediate() -> DeliveryJob? {
+        var skipped: [(ClaimedMessage, RelayPolicy)] = []
+        var found: DeliveryJob?
+        while found == nil, skipped.count < 64, let (message, policy) = immediate.popFirst() {
+            if relayHasRoom(policy.relay.key) {
+                open(policy.relay.key)
+                found = .immediate(message, policy)
+            } else {
+                skipped.append((message, policy))
+            }
+        }
+        for item in skipped.reversed() { immediate.prepend(item) }
+        return found
+    }
+
+    private mutating func open(_ key: RelayKey) {
+        active += 1
+        activeByRelay[key, default: 0] += 1
+    }
+
+    /// The next message of a grouped lane, with the lane's current settings.
+    mutating func popGrouped(_ key: RelayKey) -> (ClaimedMessage, RelayPolicy)? {
+        guard let message = lanes[key]?.queue.popFirst() else { return nil }
+        return (message, lanes[key]!.policy)
+    }
+
+    /// Takes every waiting message of a lane (its relay is unreachable: they all fail the same way).
+    mutating func drainLane(_ key: RelayKey) -> [ClaimedMessage] {
+        guard var lane = lanes[key] else { return [] }
+        var drained: [ClaimedMessage] = []
+        while let message = lane.queue.popFirst() { drained.append(message) }
+        lanes[key] = lane
+        return drained
+    }
+
+    /// The policy a grouped lane uses now.
+    func policy(of key: RelayKey) -> RelayPolicy? { lanes[key]?.policy }
+
+    /// A claimed message has been attempted (or released).
+    mutating func messageFinished(count: Int = 1) { held -= count }
+
+    /// A job's connection is closed.
+    mutating func jobFinished(_ job: DeliveryJob) {
+        let key = job.relayKey
+        active -= 1
+        activeByRelay[key, default: 1] -= 1
+        if activeByRelay[key] == 0 { activeByRelay[key] = nil }
+        if case .grouped = job {
+            lanes[key]!.connections -= 1
+            if lanes[key]!.connections == 0 && lanes[key]!.queue.isEmpty {
+                lanes[key] = nil
+                laneOrder.removeAll { $0 == key }
+                cursor = 0
+            }
+        }
+    }
+
+    /// Takes every waiting message (graceful stop: they go back to the queue).
+    mutating func takeAllWaiting() -> [ClaimedMessage] {
+        var all: [ClaimedMessage] = []
+        for key in laneOrder { all += drainLane(key) }
+        while let (message, _) = immediate.popFirst() { all.append(message) }
+        return all
+    }
+}

@@ -1,0 +1,168 @@
+import MailCore
+
+extension OutboxStore {
+    /// Companies (`''` for none) that have queued or deferred mail, by a loose index scan of
+    /// `messages_due`: one index probe per company however many messages each has.
+    func companiesWithPendingMail() throws(SQLiteError) -> [String] {
+        var companies: [String] = []
+        let first = try db.statement(
+            "SELECT MIN(company) FROM messages WHERE state IN ('queued', 'deferred')")
+        guard try first.step(), let start = first.string(0) else { return [] }
+        companies.append(start)
+        let next = try db.statement(
+            "SELECT MIN(company) FROM messages WHERE state IN ('queued', 'deferred') AND company > ?")
+        while true {
+            next.reset()
+            next.bind(1, companies.last!)
+            guard try next.step(), let company = next.string(0) else { break }
+            companies.append(company)
+        }
+        return companies
+    }
+
+    /// Claims up to `limit` due messages, shared fairly between companies: each company with due mail
+    /// gets an equal quota of this batch, so a company with a large backlog cannot starve the others.
+    func claimDue(now: Timestamp, limit: Int, leaseSeconds: Int) throws(SQLiteError) -> [ClaimedMessage] {
+        let companies = try companiesWithPendingMail()
+        guard !companies.isEmpty else { return [] }
+        var claimed: [ClaimedMessage] = []
+        var remaining = limit
+        var candidates = companies
+        // Rounds: a company that used its whole quota may have more; the others' unused share goes to it.
+        while remaining > 0 && !candidates.isEmpty {
+            let quota = max(1, remaining / candidates.count)
+            var stillFull: [String] = []
+            for company in candidates where remaining > 0 {
+                let due = try dueIDs(company: company, now: now, limit: min(quota, remaining))
+                for id in due {
+                    if let message = try claim(id: id, now: now, leaseSeconds: leaseSeconds) {
+                        claimed.append(message)
+                        remaining -= 1
+                    }
+                }
+                if due.count == quota { stillFull.append(company) }
+            }
+            candidates = stillFull
+        }
+        return claimed
+    }
+
+    private func dueIDs(company: String, now: Timestamp, limit: Int) throws(SQLiteError) -> [Int64] {
+        let s = try db.statement(
+            """
+            SELECT id FROM messages WHERE company = ? AND state IN ('queued', 'deferred') AND next_attempt_at <= ?
+            ORDER BY next_attempt_at LIMIT ?
+            """)
+        s.bind(1, company).bind(2, now.milliseconds).bind(3, limit)
+        var ids: [Int64] = []
+        while try s.step() { ids.append(s.int64(0)) }
+        return ids
+    }
+
+    /// Claims one message if it is still queued or deferred (for immediate delivery after its enqueue).
+    func claim(id: Int64, now: Timestamp, leaseSeconds: Int) throws(SQLiteError) -> ClaimedMessage? {
+        let update = try db.statement(
+            """
+            UPDATE messages SET state = 'sending', lease_until = ?1, updated_at = ?2
+            WHERE id = ?3 AND state IN ('queued', 'deferred')
+            RETURNING company, envelope_from, size, smtputf8, eightbit, age_from, attempts
+            """)
+        update.bind(1, now.milliseconds + Int64(leaseSeconds) * 1000).bind(2, now.milliseconds).bind(3, id)
+        guard try update.step() else { return nil }
+        let company = update.string(0) ?? ""
+        var message = ClaimedMessage(
+            id: id, company: company.isEmpty ? nil : company, envelopeFrom: update.string(1) ?? "", recipients: [],
+            size: update.int(2), needsSMTPUTF8: update.bool(3), has8BitData: update.bool(4),
+            ageFrom: Timestamp(milliseconds: update.int64(5)), attempts: update.int(6))
+        while try update.step() {}
+        let recipients = try db.statement(
+            "SELECT position, address FROM recipients WHERE message = ? AND state IN ('pending', 'deferred') ORDER BY position")
+        recipients.bind(1, id)
+        while try recipients.step() {
+            message.recipients.append(PendingRecipient(position: recipients.int(0), address: recipients.string(1) ?? ""))
+        }
+        return message
+    }
+
+    /// Records one attempt: each recipient's disposition, the attempt row, and the message's new state
+    /// (SPEC §4). Returns the verdict.
+    func record(
+        id: Int64, result: DeliveryResult, policy: RetryPolicy, now: Timestamp, jitter: Double
+    ) throws(SQLiteError) -> MessageVerdict? {
+        let message = try db.statement("SELECT age_from, attempts FROM messages WHERE id = ?")
+        message.bind(1, id)
+        guard try message.step() else { return nil }
+        let ageFrom = Timestamp(milliseconds: message.int64(0))
+        let attempt = message.int(1) + 1
+        message.reset()
+
+        let update = try db.statement(
+            """
+            UPDATE recipients SET state = ?1, reply = ?2
+            WHERE message = ?3 AND address = ?4 AND state IN ('pending', 'deferred')
+            """)
+        for (address, disposition) in result.recipients {
+            let state: RecipientState
+            switch disposition {
+            case .delivered: state = .delivered
+            case .failed: state = .failed
+            case .deferred: state = .deferred
+            }
+            update.reset()
+            try update.bind(1, state.rawValue).bind(2, disposition.reply).bind(3, id).bind(4, address).run()
+        }
+        var states: [RecipientState] = []
+        let select = try db.statement("SELECT state FROM recipients WHERE message = ?")
+        select.bind(1, id)
+        while try select.step() { states.append(RecipientState(rawValue: select.string(0) ?? "") ?? .pending) }
+
+        let verdict = MessageVerdict.decide(
+            recipientStates: states, result: result, attempt: attempt, createdAt: ageFrom, now: now, policy: policy,
+            jitter: jitter)
+        if verdict.expired {
+            try db.statement(
+                "UPDATE recipients SET state = 'failed', reply = ?1 WHERE message = ?2 AND state IN ('pending', 'deferred')"
+            ).bind(1, verdict.lastError).bind(2, id).run()
+        }
+        try db.statement(
+            """
+            UPDATE messages SET state = ?1, next_attempt_at = ?2, attempts = ?3, last_error = ?4, updated_at = ?5,
+                lease_until = NULL
+            WHERE id = ?6
+            """
+        ).bind(1, verdict.state.rawValue).bind(2, verdict.nextAttemptAt?.milliseconds).bind(3, attempt)
+            .bind(4, verdict.lastError).bind(5, now.milliseconds).bind(6, id).run()
+        try db.statement(
+            "INSERT INTO attempts (message, at, relay, outcome, error, uncertain) VALUES (?, ?, ?, ?, ?, ?)"
+        ).bind(1, id).bind(2, now.milliseconds).bind(3, result.relay).bind(4, result.summary).bind(5, result.error)
+            .bind(6, result.uncertain).run()
+        return verdict
+    }
+
+    /// Puts claimed messages that were not attempted back in the queue (graceful stop, or a worker
+    /// that could not take them), due at once.
+    func release(ids: [Int64], now: Timestamp) throws(SQLiteError) {
+        let s = try db.statement(
+            """
+            UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
+                next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
+            WHERE id = ?2 AND state = 'sending'
+            """)
+        for id in ids {
+            s.reset()
+            try s.bind(1, now.milliseconds).bind(2, id).run()
+        }
+    }
+
+    /// At start-up: whatever a crash left `sending` is due again (delivered at least once).
+    func recoverInterrupted(now: Timestamp) throws(SQLiteError) -> Int {
+        try db.statement(
+            """
+            UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
+                next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
+            WHERE state = 'sending'
+            """
+        ).bind(1, now.milliseconds).run()
+        return db.changes
+    }
+}

@@ -1,0 +1,83 @@
+import MailCore
+
+extension OutboxStore {
+    private func state(of id: Int64) throws(SQLiteError) -> MessageState? {
+        let s = try db.statement("SELECT state FROM messages WHERE id = ?")
+        s.bind(1, id)
+        guard try s.step() else { return nil }
+        return MessageState(rawValue: s.string(0) ?? "")
+    }
+
+    /// Cancels a message not yet being sent.
+    func cancel(id: Int64, now: Timestamp) throws -> Void {
+        guard let state = try state(of: id) else { throw OutboxError.notFound("no message \(id)") }
+        guard state == .queued || state == .deferred else {
+            throw OutboxError.conflict("message \(id) is \(state.rawValue); only queued or deferred mail can be cancelled")
+        }
+        try db.statement(
+            """
+            UPDATE messages SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?1, last_error = 'cancelled'
+            WHERE id = ?2
+            """
+        ).bind(1, now.milliseconds).bind(2, id).run()
+    }
+
+    /// Makes a failed (or deferred) message due now again: its failed recipients become pending and
+    /// max_age counts from now.
+    func retry(id: Int64, now: Timestamp) throws -> Void {
+        guard let state = try state(of: id) else { throw OutboxError.notFound("no message \(id)") }
+        guard state == .failed || state == .deferred else {
+            throw OutboxError.conflict("message \(id) is \(state.rawValue); only failed or deferred mail can be retried")
+        }
+        try requeue(id: id, now: now)
+    }
+
+    private func requeue(id: Int64, now: Timestamp) throws(SQLiteError) {
+        try db.statement("UPDATE recipients SET state = 'pending' WHERE message = ? AND state <> 'delivered'")
+            .bind(1, id).run()
+        try db.statement(
+            """
+            UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
+                next_attempt_at = ?1, age_from = ?1, updated_at = ?1
+            WHERE id = ?2
+            """
+        ).bind(1, now.milliseconds).bind(2, id).run()
+    }
+
+    /// Requeues every failed message; returns how many.
+    func retryAllFailed(now: Timestamp) throws(SQLiteError) -> Int {
+        let s = try db.statement("SELECT id FROM messages WHERE state = 'failed'")
+        var ids: [Int64] = []
+        while try s.step() { ids.append(s.int64(0)) }
+        for id in ids { try requeue(id: id, now: now) }
+        return ids.count
+    }
+
+    /// Makes every deferred message due now; returns how many.
+    func flush(now: Timestamp) throws(SQLiteError) -> Int {
+        try db.statement("UPDATE messages SET next_attempt_at = ?1 WHERE state = 'deferred' AND next_attempt_at > ?1")
+            .bind(1, now.milliseconds).run()
+        return db.changes
+    }
+
+    /// Deletes up to `limit` sent, failed or cancelled messages last changed before `cutoff`, with their
+    /// bytes, recipients and attempts. Small batches keep each write transaction short.
+    func sweep(before cutoff: Timestamp, limit: Int) throws(SQLiteError) -> Int {
+        let select = try db.statement(
+            "SELECT id FROM messages WHERE state IN ('sent', 'failed', 'cancelled') AND updated_at < ? LIMIT ?")
+        select.bind(1, cutoff.milliseconds).bind(2, limit)
+        var ids: [Int64] = []
+        while try select.step() { ids.append(select.int64(0)) }
+        let statements = try [
+            "DELETE FROM message_data WHERE id = ?", "DELETE FROM recipients WHERE message = ?",
+            "DELETE FROM attempts WHERE message = ?", "DELETE FROM messages WHERE id = ?",
+        ].map { (sql: String) throws(SQLiteError) -> Statement in try db.statement(sql) }
+        for id in ids {
+            for s in statements {
+                s.reset()
+                try s.bind(1, id).run()
+            }
+        }
+        return ids.count
+    }
+}

@@ -1,0 +1,49 @@
+import MailCore
+
+/// The outbox's SQL, run on one connection by one thread at a time. Writes run on the writer thread
+/// inside the group-commit transaction (see `DatabaseThread`); reads on reader connections.
+/// Sendable only so it can be handed to the thread that owns it; it is never used by two threads.
+final class OutboxStore: @unchecked Sendable {
+    let db: Database
+
+    init(db: Database) {
+        self.db = db
+    }
+
+    /// Stores a message with its recipients and bytes, or finds the earlier message with the same
+    /// idempotency key for the same company.
+    func enqueue(_ m: NewMessage, now: Timestamp) throws(SQLiteError) -> EnqueueOutcome {
+        let company = m.company ?? ""
+        if let key = m.idempotencyKey {
+            let find = try db.statement("SELECT id FROM messages WHERE company = ? AND idempotency_key = ?")
+            find.bind(1, company).bind(2, key)
+            if try find.step() { return EnqueueOutcome(id: find.int64(0), duplicate: true) }
+        }
+        let insert = try db.statement(
+            """
+            INSERT INTO messages (company, kind, state, message_id, envelope_from, from_header, subject, size, smtputf8,
+                eightbit, idempotency_key, created_at, age_from, updated_at, next_attempt_at)
+            VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?11)
+            """)
+        insert.bind(1, company).bind(2, m.kind.rawValue).bind(3, m.messageID).bind(4, m.envelopeFrom)
+            .bind(5, m.fromAddress).bind(6, m.subject).bind(7, m.data.count).bind(8, m.needsSMTPUTF8)
+            .bind(9, m.has8BitData).bind(10, m.idempotencyKey).bind(11, now.milliseconds)
+        try insert.run()
+        let id = db.lastInsertRowID
+        try db.statement("INSERT INTO message_data (id, data) VALUES (?, ?)").bind(1, id).bind(2, blob: m.data).run()
+        let recipient = try db.statement(
+            "INSERT INTO recipients (message, position, address, state) VALUES (?, ?, ?, 'pending')")
+        for (position, address) in m.recipients.enumerated() {
+            recipient.reset()
+            try recipient.bind(1, id).bind(2, position).bind(3, address).run()
+        }
+        return EnqueueOutcome(id: id, duplicate: false)
+    }
+
+    /// The bytes of a message, or nil when it is gone.
+    func data(id: Int64) throws(SQLiteError) -> [UInt8]? {
+        let s = try db.statement("SELECT data FROM message_data WHERE id = ?")
+        s.bind(1, id)
+        return try s.step() ? s.blob(0) : nil
+    }
+}

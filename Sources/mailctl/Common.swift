@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import MailCore
+
+/// Options every command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "maild's socket (default: $MAILD_SOCKET, else /run/maild/maild.sock).")
+    var socket: String?
+
+    @Flag(name: .long, help: "Print maild's answer as JSON, for scripts.")
+    var json = false
+}
+
+/// Exit codes (sysexits.h where one fits).
+enum ExitStatus {
+    static let failed: Int32 = 1
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let unavailable: Int32 = 69
+    static let software: Int32 = 70
+    static let tempFail: Int32 = 75
+}
+
+/// Sends one request; on an error answer prints it (or the JSON) and exits non-zero. Returns the answer.
+func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue {
+    let answer: JSONValue
+    do {
+        let client = try Client(path: Client.socketPath(options.socket))
+        answer = try client.request(request)
+    } catch {
+        printError("mailctl: \(error)")
+        switch error {
+        case .unreachable: throw ExitCode(ExitStatus.unavailable)
+        case .protocolFailure: throw ExitCode(ExitStatus.tempFail)
+        }
+    }
+    if options.json {
+        print(answer.jsonText)
+        if answer["ok"]?.boolValue != true { throw ExitCode(ExitStatus.failed) }
+        return answer
+    }
+    if answer["ok"]?.boolValue != true {
+        let code = answer["error"]?["code"]?.stringValue ?? "error"
+        let message = answer["error"]?["message"]?.stringValue ?? "maild refused the request"
+        printError("mailctl: \(message) (\(code))")
+        if let errors = answer["errors"]?.arrayValue, errors.count > 1 {
+            for error in errors { printError("  - \(error.stringValue ?? error.jsonText)") }
+        }
+        if let transcript = answer["transcript"]?.arrayValue, !transcript.isEmpty {
+            printError("transcript:")
+            for line in transcript { printError("  \(line.stringValue ?? "")") }
+        }
+        throw ExitCode(code == "unavailable" ? ExitStatus.tempFail : ExitStatus.failed)
+    }
+    return answer
+}
+
+func printError(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Reads a whole file, or throws a clear error naming it.
+func readWholeFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        printError("mailctl: cannot read \(path): \(String(cString: strerror(errno)))")
+        throw ExitCode(ExitStatus.noInput)
+    }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            printError("mailctl: cannot read \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(ExitStatus.noInput)
+        }
+        if n == 0 { return out }
+        out.append(contentsOf: chunk[0..<n])
+    }
+}
+
+/// Reads standard input to its end (or, for sendmail without -i, to a line holding only ".").
+func readStandardInput(stopAtDot: Bool = false) -> [UInt8] {
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    guard stopAtDot else { return out }
+    // A line with only "." ends the message (sendmail without -i / -oi).
+    var lineStart = 0
+    for i in 0..<out.count where out[i] == 0x0A {
+        var line = out[lineStart..<i]
+        if line.last == 0x0D { line = line.dropLast() }
+        if line.count == 1 && line.first == UInt8(ascii: ".") { return Array(out[..<lineStart]) }
+        lineStart = i + 1
+    }
+    if out.count - lineStart == 1 && out.last == UInt8(ascii: ".") { return Array(out[..<lineStart]) }
+    return out
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Config
+import MailCore
+
+struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a test e-mail with a company's settings, or with settings not saved yet.",
+        discussion: """
+            Connects to the relay, sets up TLS, authenticates and sends a test e-mail from the default sender to
+            --to, then prints every command and reply (passwords masked).
+
+            Examples:
+              mailctl test --to admin@acme.example                         # the global [smtp] settings
+              mailctl test --company acme --to admin@acme.example          # acme's effective settings
+              mailctl test --settings new-acme.toml --to admin@acme.example  # a company file before saving it
+            """)
+
+    @OptionGroup var options: ClientOptions
+    @Option(name: .long, help: "Where to send the test e-mail.") var to: String
+    @Option(name: .long, help: "Use this company's effective settings.") var company: String?
+    @Option(name: .long, help: "Use the settings in this company-style TOML file.") var settings: String?
+
+    func validate() throws {
+        if company != nil && settings != nil { throw ValidationError("give --company or --settings, not both") }
+    }
+
+    func run() throws {
+        var request: [(String, JSONValue)] = [("op", "test"), ("to", .string(to))]
+        if let company { request.append(("company", .string(company))) }
+        if let settings {
+            do {
+                request.append(("settings", try SettingsFile.json(path: settings)))
+            } catch {
+                for issue in error.issues { printError("mailctl: \(issue)") }
+                throw ExitCode(ExitStatus.dataError)
+            }
+        }
+        let answer = try perform(.object(request), options)
+        guard !options.json else { return }
+        for line in answer["transcript"]?.arrayValue ?? [] { print(line.stringValue ?? "") }
+        print("")
+        print("test e-mail accepted by \(answer["relay"]?.cell ?? "the relay") for \(to)")
+    }
+}

@@ -1,0 +1,90 @@
+import Config
+import Logging
+import MIME
+import MailCore
+import SMTP
+
+/// The `test` request (SPEC §3): with a company's effective settings, or inline settings an administrator
+/// has not saved yet, connect, secure, authenticate and send a test e-mail from D to `to`, reporting every
+/// command and reply (AUTH payloads masked). Bounded by the settings' `timeout` from end to end.
+enum ConnectionTest {
+    static func run(
+        _ request: TestRequest, configuration: Configuration, environment: [String: String], logger: Logger
+    ) async -> Response {
+        let policy: RelayPolicy
+        let sender: Mailbox
+        switch request.target {
+        case .global:
+            policy = configuration.smtp
+            sender = configuration.defaultSender(for: nil)
+        case .company(let id):
+            policy = configuration.policy(for: id)
+            sender = configuration.defaultSender(for: id)
+        case .settings(let json):
+            switch CompanyLoader.inline(ConfigValue.from(json: json), configuration: configuration, environment: environment) {
+            case .failure(let error):
+                return .failure(
+                    ProtocolError(
+                        .configInvalid, error.issues.map(\.description).joined(separator: "; "),
+                        extra: ["errors": .array(error.issues.map { .string($0.description) })]))
+            case .success(let company):
+                policy = company.policy
+                sender = Mailbox(displayName: company.senderName ?? configuration.sender.name, address: company.sender!)
+            }
+        }
+        let recipient: EmailAddress
+        do {
+            recipient = try EmailAddress.parse(request.to)
+        } catch {
+            return .failure(.invalidMessage("to: \(error)"))
+        }
+        let relay = policy.relay
+        let heloName = configuration.daemon.heloName
+        let now = SystemWallClock().now()
+        let message = MessageComposer.compose(
+            CompositionInput(
+                from: sender, replyTo: nil, to: [Mailbox(address: recipient)], cc: [], bcc: [],
+                subject: "maild connection test", text: """
+                    This is a connection test sent by maild.
+
+                    Time:   \(now.rfc3339)
+                    Relay:  \(relay.endpoint) (security: \(relay.security.rawValue), auth: \(relay.auth ? "yes" : "no"))
+                    Sender: \(sender.address.string)
+
+                    If you can read this, these settings can deliver mail.
+                    """,
+                html: nil, attachments: [], headers: [], date: now,
+                messageID: MessageIDGenerator.generate(domain: heloName)))
+
+        let transcript = Transcript()
+        let outcome: Result<DeliveryResult, SMTPError> = await onDedicatedThread("connection-test") {
+            let options = SMTPClientOptions(
+                relay: relay, heloName: heloName, finalReplyTimeout: Double(relay.timeout),
+                deadline: monotonicSeconds() + Double(relay.timeout))
+            do {
+                let connection = try SMTPConnection.open(options, logger: logger, transcript: transcript)
+                let envelope = Envelope(
+                    sender: message.envelopeFrom, recipients: message.recipients, size: message.bytes.count,
+                    needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
+                let result = connection.send(envelope, data: message.bytes)
+                connection.close()
+                return .success(result)
+            } catch {
+                return .failure(error)
+            }
+        }
+        let lines = JSONValue.array(transcript.lines.map(JSONValue.string))
+        switch outcome {
+        case .failure(let error):
+            return .failure(ProtocolError(.smtpFailed, error.reason, extra: ["transcript": lines]))
+        case .success(let result):
+            if let problem = result.recipients.first(where: {
+                if case .delivered = $0.disposition { return false } else { return true }
+            }) {
+                return .failure(
+                    ProtocolError(.smtpFailed, result.error ?? problem.disposition.reply, extra: ["transcript": lines]))
+            }
+            return .success([("relay", .string(relay.endpoint)), ("transcript", lines)])
+        }
+    }
+}

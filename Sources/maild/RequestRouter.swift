@@ -1,0 +1,128 @@
+import Config
+import Control
+import Logging
+import MailCore
+import MailDispatch
+import Outbox
+
+/// Answers the requests of the control socket (SPEC §3).
+struct RequestRouter: ControlHandler {
+    let outbox: Outbox
+    let dispatcher: Dispatcher
+    let configuration: ConfigurationStore
+    let reloader: Reloader
+    let environment: [String: String]
+    let startedAt: Double
+    let logger: Logger
+    let shuttingDown: Locked<Bool>
+    let clock: any WallClock = SystemWallClock()
+
+    func handle(line: [UInt8], peer: PeerCredentials?) async -> [UInt8] {
+        let (req, decoded) = Request.decode(line: line)
+        let response: Response
+        switch decoded {
+        case .failure(let error): response = .failure(error)
+        case .success(let request): response = await route(request)
+        }
+        return response.line(req: req)
+    }
+
+    func route(_ request: Request) async -> Response {
+        do {
+            switch request {
+            case .ping:
+                return .success([("version", .string(Daemon.version))])
+            case .enqueue(let enqueue):
+                return try await self.enqueue(enqueue)
+            case .status:
+                return try await status()
+            case .reload:
+                return await reload()
+            case .test(let test):
+                return await ConnectionTest.run(
+                    test, configuration: configuration.current, environment: environment, logger: logger)
+            case .list(let list):
+                let messages = try await outbox.list(list)
+                return .success([("messages", .array(messages.map(\.json)))])
+            case .show(let id):
+                guard let detail = try await outbox.detail(id: try messageID(id)) else {
+                    throw ProtocolError(.notFound, "no message with id \(id)")
+                }
+                return .success([("message", detail.json)])
+            case .retry(.id(let id)):
+                try await outbox.retry(id: try messageID(id))
+                dispatcher.wake()
+                return .success([("count", 1)])
+            case .retry(.allFailed):
+                let count = try await outbox.retryAllFailed()
+                dispatcher.wake()
+                return .success([("count", .int(count))])
+            case .cancel(let id):
+                try await outbox.cancel(id: try messageID(id))
+                return .success()
+            case .flush:
+                let count = try await outbox.flush()
+                dispatcher.wake()
+                return .success([("count", .int(count))])
+            }
+        } catch let error as ProtocolError {
+            return .failure(error)
+        } catch let error as OutboxError {
+            return .failure(RequestRouter.protocolError(error))
+        } catch {
+            return .failure(.unavailable, "\(error)")
+        }
+    }
+
+    static func protocolError(_ error: OutboxError) -> ProtocolError {
+        switch error {
+        case .notFound(let m): return ProtocolError(.notFound, m)
+        case .conflict(let m): return ProtocolError(.conflict, m)
+        case .unavailable(let m): return ProtocolError(.unavailable, m)
+        }
+    }
+
+    private func messageID(_ text: String) throws(ProtocolError) -> Int64 {
+        guard let id = Int64(text), id > 0 else { throw ProtocolError(.notFound, "no message with id \(text)") }
+        return id
+    }
+
+    private func enqueue(_ request: EnqueueRequest) async throws -> Response {
+        if shuttingDown.current { throw ProtocolError(.unavailable, "maild is shutting down") }
+        let message = try Submission.prepare(request, configuration: configuration.current, now: clock.now())
+        let outcome = try await outbox.enqueue(message)
+        if !outcome.duplicate {
+            dispatcher.submitted(id: outcome.id, company: message.company)
+        }
+        return .success([("id", .string(String(outcome.id))), ("duplicate", .bool(outcome.duplicate))])
+    }
+
+    private func status() async throws -> Response {
+        let counts = try await outbox.counts()
+        let config = configuration.current
+        let queue = JSONValue.object(MessageState.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })
+        return .success([
+            ("version", .string(Daemon.version)),
+            ("queue", queue),
+            ("companies", .array(config.enabledCompanies.map(JSONValue.string))),
+            ("config_loaded_at", .string(config.loadedAt.rfc3339)),
+            ("uptime_s", .int(Int(monotonicSeconds() - startedAt))),
+        ])
+    }
+
+    private func reload() async -> Response {
+        let reloader = self.reloader
+        let result = await onDedicatedThread("reload") { reloader.reload() }
+        switch result {
+        case .success(let configuration):
+            return .success([("companies", .int(configuration.companies.count))])
+        case .failure(let error):
+            return .failure(
+                ProtocolError(
+                    .configInvalid,
+                    "configuration not reloaded; the previous one stays in force: "
+                        + error.issues.map(\.description).joined(separator: "; "),
+                    extra: ["errors": .array(error.issues.map { .string($0.description) })]))
+        }
+    }
+}

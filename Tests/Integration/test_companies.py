@@ -1,0 +1,189 @@
+"""Companies, senders, reload and the connection test (issue 5)."""
+
+import email
+import email.policy
+import json
+import signal
+import socket
+import time
+
+from conftest import relay_config, wait_until
+
+
+def company_file(relay, sender="noreply@acme.example", enabled=True, **extra):
+    keys = dict(enabled=enabled, host="127.0.0.1", port=relay.port, sender=sender, timeout=10, group=False)
+    keys.update(extra)
+    from conftest import toml_value
+    return "".join("%s = %s\n" % (k, toml_value(v)) for k, v in keys.items())
+
+
+def headers(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_each_message_goes_to_the_relay_that_governs_its_company(daemons, relays):
+    glob, acme_relay = relays(name="global"), relays(name="acme")
+    d = daemons(relay_config(glob) + '[sender]\naddress = "noreply@platform.test"\nname = "Platform"\n',
+                companies={"acme": company_file(acme_relay, sender_name="ACME"),
+                           "beta": company_file(acme_relay, enabled=False, sender="beta@beta.example")})
+    for company in ["acme", "beta", "gamma", None]:
+        message = {"to": ["bob@example.com"], "subject": "for %s" % company, "text": "t"}
+        if company:
+            message["company"] = company
+        d.enqueue(message)
+    glob.wait_for(3)
+    (meta, raw), = acme_relay.wait_for(1)
+    assert headers(raw)["Subject"] == "for acme"
+    assert meta["mail_from"] == "noreply@acme.example"
+    assert str(headers(raw)["From"]) == "ACME <noreply@acme.example>"
+    assert sorted(str(headers(r)["Subject"]) for _, r in glob.messages()) == ["for None", "for beta", "for gamma"]
+    assert all(m["mail_from"] == "noreply@platform.test" for m, _ in glob.messages())
+    status = d.request({"op": "status"})
+    assert status["companies"] == ["acme"]
+
+
+def test_sender_rules(daemons, relays):
+    r = relays()
+    base = relay_config(r)
+
+    def sent_from(sender_section, message):
+        d = daemons(base + sender_section, name="s%d" % len(r.messages()))
+        d.enqueue(dict({"to": ["bob@example.com"], "subject": "s", "text": "t"}, **message))
+        meta, raw = r.wait_for(len(r.messages()) + 1)[-1]
+        d.stop()
+        h = headers(raw)
+        return meta["mail_from"], str(h["From"]), (str(h["Reply-To"]) if h["Reply-To"] else None)
+
+    d_section = '[sender]\naddress = "noreply@platform.test"\nname = "Platform"\n'
+    ana = "Ana Lima <ana@acme.example>"
+    assert sent_from(d_section, {"kind": "system", "from": ana}) == (
+        "noreply@platform.test", "Platform <noreply@platform.test>", None)
+    assert sent_from(d_section, {}) == ("noreply@platform.test", "Platform <noreply@platform.test>", None)
+    assert sent_from(d_section, {"from": ana}) == ("ana@acme.example", "Ana Lima <ana@acme.example>", None)
+    assert sent_from(d_section + "all_notifications = true\n", {"from": ana}) == (
+        "noreply@platform.test", "Platform <noreply@platform.test>", None)
+    assert sent_from(d_section + 'on_behalf = "reply_to"\n', {"from": ana}) == (
+        "noreply@platform.test", "Ana Lima via Platform <noreply@platform.test>", "Ana Lima <ana@acme.example>")
+
+
+def test_reload_by_signal_and_by_request_switches_relays_without_losing_mail(daemons, relays):
+    glob, first, second = relays(name="global"), relays(name="first"), relays(name="second")
+    d = daemons(relay_config(glob), companies={"acme": company_file(first)})
+    loaded = d.request({"op": "status"})["config_loaded_at"]
+    d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": "1", "text": "t"})
+    first.wait_for(1)
+
+    d.write_company("acme", company_file(second))
+    time.sleep(1.1)  # config_loaded_at has second precision; make the new load visibly later
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "event=reloaded" in d.log_text(), message="the SIGHUP reload")
+    assert d.request({"op": "status"})["config_loaded_at"] > loaded
+    d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": "2", "text": "t"})
+    second.wait_for(1)
+
+    d.write_company("acme", company_file(first))
+    assert d.request({"op": "reload"}) == {"ok": True, "companies": 1}
+    d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": "3", "text": "t"})
+    first.wait_for(2)
+    assert len(second.messages()) == 1 and glob.messages() == []
+
+    d.write_company("acme", company_file(first, enabled=False))
+    assert d.request({"op": "reload"})["ok"]
+    d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": "4", "text": "t"})
+    glob.wait_for(1)
+    assert d.request({"op": "status"})["companies"] == []
+
+
+def test_every_kind_of_bad_reload_keeps_the_old_configuration(daemons, relays):
+    glob, acme = relays(name="global"), relays(name="acme")
+    d = daemons(relay_config(glob), companies={"acme": company_file(acme)})
+    good = d.config_path.read_text()
+    broken = {
+        "bad value": (None, good.replace("timeout = 10", "timeout = 5"), "timeout: must be between 10 and 180"),
+        "wrong type": (None, good.replace("timeout = 10", 'timeout = "ten"'), "timeout: must be an integer"),
+        "unknown key": (None, good + "\n[retry]\nmax_agee = 5\n", "unknown key"),
+        "broken toml": (None, good + "\n[smtp\n", "TOML syntax error"),
+        "enabled without host": ("acme", 'enabled = true\nsender = "a@acme.example"\n', "host: is required"),
+    }
+    for kind, (company, text, words) in broken.items():
+        if company:
+            d.write_company(company, text)
+        else:
+            d.config_path.write_text(text)
+        answer = d.request({"op": "reload"})
+        assert answer["ok"] is False and answer["error"]["code"] == "config_invalid", kind
+        assert words in answer["error"]["message"], (kind, answer)
+        assert any(words in e for e in answer["errors"]), kind
+        # The old configuration still works: acme's mail still goes to acme's relay.
+        before = len(acme.messages())
+        d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": kind, "text": "t"})
+        acme.wait_for(before + 1)
+        d.config_path.write_text(good)
+        d.write_company("acme", company_file(acme))
+    d.config_path.write_text(good.replace("timeout = 10", "timeout = 5") + "port = 99999\n")
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: d.log_text().count("event=reload_failed") >= 2, message="the failed SIGHUP reload")
+    assert d.request({"op": "ping"})["ok"]
+    assert glob.messages() == []
+
+
+def test_connection_test_succeeds_with_a_transcript(daemons, relays):
+    glob, acme = relays(name="global"), relays(name="acme")
+    d = daemons(relay_config(glob), companies={"acme": company_file(acme, sender_name="ACME")})
+    answer = d.request({"op": "test", "company": "acme", "to": "admin@acme.example"})
+    assert answer["ok"], answer
+    transcript = "\n".join(answer["transcript"])
+    assert "EHLO" in transcript and "MAIL FROM:<noreply@acme.example>" in transcript and "250" in transcript
+    (meta, raw), = acme.wait_for(1)
+    h = headers(raw)
+    assert "connection test" in str(h["Subject"]).lower()
+    assert meta["rcpt_tos"] == ["admin@acme.example"] and meta["mail_from"] == "noreply@acme.example"
+    body = h.get_content()
+    assert "127.0.0.1:%d" % acme.port in body
+    assert glob.messages() == []
+    out = d.mailctl("test", "--company", "acme", "--to", "admin@acme.example")
+    assert out.returncode == 0 and b"EHLO" in out.stdout
+
+
+def test_connection_test_with_unsaved_settings(tmp_path, daemons, relays):
+    glob, new = relays(name="global"), relays(name="new")
+    d = daemons(relay_config(glob))
+    settings = tmp_path / "new-company.toml"
+    settings.write_text(company_file(new, sender="test@new.example"))
+    out = d.mailctl("test", "--settings", settings, "--to", "admin@new.example")
+    assert out.returncode == 0, out.stderr
+    new.wait_for(1)
+    bad = d.request({"op": "test", "to": "a@b.example", "settings": {"host": "x", "timeout": 5, "sender": "a@b.c"}})
+    assert bad["error"]["code"] == "config_invalid" and "timeout" in bad["error"]["message"]
+
+
+def test_connection_test_failures(tmp_path, daemons, relays, certs):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    glob = relays(name="global")
+    d = daemons(relay_config(glob))
+    refused = d.request({"op": "test", "to": "a@example.com", "settings": {
+        "host": "127.0.0.1", "port": port, "sender": "s@example.com"}})
+    assert refused["error"]["code"] == "smtp_failed"
+    assert "connection refused by 127.0.0.1:%d" % port in refused["error"]["message"]
+
+    secured = relays("--security", "tls", "--cert", certs / "localhost.pem", "--key", certs / "localhost.key",
+                     "--auth", "mailer:right", name="secured")
+    wrong = d.request({"op": "test", "to": "a@example.com", "settings": {
+        "host": "127.0.0.1", "port": secured.port, "sender": "s@example.com", "security": "tls",
+        "ca_file": str(certs / "ca.pem"), "auth": True, "username": "mailer", "password": "Wr0ngSecret!"}})
+    assert wrong["error"]["code"] == "smtp_failed" and "535" in wrong["error"]["message"]
+    text = json.dumps(wrong)
+    assert "Wr0ngSecret!" not in text
+    assert any("AUTH PLAIN ********" in line or "AUTH LOGIN" in line for line in wrong["transcript"])
+
+    silent = relays("--silent", name="silent")
+    started = time.monotonic()
+    quiet = d.request({"op": "test", "to": "a@example.com", "settings": {
+        "host": "127.0.0.1", "port": silent.port, "sender": "s@example.com", "timeout": 10}}, timeout=30)
+    elapsed = time.monotonic() - started
+    assert quiet["error"]["code"] == "smtp_failed" and "timed out" in quiet["error"]["message"]
+    assert elapsed < 15  # bounded by the settings' timeout
+    assert "Wr0ngSecret!" not in d.log_text()

@@ -1,0 +1,184 @@
+"""Operations (issue 8): sd_notify and the watchdog, the systemd unit, install, and the sendmail interface."""
+
+import email
+import email.policy
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, Maild, relay_config, run_mailctl, wait_until
+
+
+class NotifyListener:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.received = []
+
+    def poll(self):
+        try:
+            while True:
+                self.received.append(self.sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            pass
+        return self.received
+
+    def wait_for(self, prefix, after=0, timeout=10):
+        def found():
+            return next((m for m in self.poll()[after:] if m.startswith(prefix) or ("\n" + prefix) in m), None)
+        return wait_until(found, timeout, message="%r on NOTIFY_SOCKET (got %r)" % (prefix, self.received))
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_sd_notify_ready_reload_watchdog_stopping(tmp_path, relay, abstract):
+    if abstract:
+        name = "\0maild-test-%d" % os.getpid()
+        listener = NotifyListener(name)
+        env = {"NOTIFY_SOCKET": "@" + name[1:], "WATCHDOG_USEC": "2000000"}
+    else:
+        path = str(tmp_path / "notify.sock")
+        listener = NotifyListener(path)
+        env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
+    d = Maild(tmp_path / "d", relay_config(relay), env=env)
+    try:
+        ready = listener.wait_for("READY=1")
+        assert "STATUS=" in ready and "queued 0" in ready
+        count = len(listener.poll())
+        d.signal(signal.SIGHUP)
+        reloading = listener.wait_for("RELOADING=1", after=count)
+        assert "MONOTONIC_USEC=" in reloading
+        listener.wait_for("READY=1", after=listener.received.index(reloading) + 1)
+        listener.wait_for("WATCHDOG=1", after=count, timeout=5)
+        d.signal(signal.SIGTERM)
+        listener.wait_for("STOPPING=1")
+        assert d.process.wait(30) == 0
+    finally:
+        d.kill()
+
+
+def test_nothing_is_sent_without_notify_socket(tmp_path, daemons, relay):
+    d = daemons(relay_config(relay), env={"NOTIFY_SOCKET": ""})
+    assert d.request({"op": "ping"})["ok"]
+
+
+def test_systemd_analyze_verify_is_clean(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    root = tmp_path / "root"
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % root, "INSTALL_FROM=%s" % BIN, "NO_BUILD=1"],
+                   check=True, capture_output=True)
+    unit = root / "lib" / "systemd" / "system" / "maild.service"
+    assert (root / "usr" / "sbin" / "maild").exists() and (root / "usr" / "bin" / "mailctl").exists()
+    assert (root / "etc" / "maild" / "maild.toml").exists()
+    out = subprocess.run(["systemd-analyze", "verify", "--root=%s" % root, str(unit)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    # An existing configuration is never overwritten.
+    (root / "etc" / "maild" / "maild.toml").write_text("# mine\n")
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % root, "INSTALL_FROM=%s" % BIN, "NO_BUILD=1"],
+                   check=True, capture_output=True)
+    assert (root / "etc" / "maild" / "maild.toml").read_text() == "# mine\n"
+
+
+def sendmail(d, *args, message, program=None, env=None):
+    full_env = dict(os.environ, MAILD_SOCKET=str(d.socket) if d else "/nonexistent/maild.sock", **(env or {}))
+    argv0 = program or str(BIN / "mailctl")
+    argv = [argv0, *args] if program else [argv0, "sendmail", *args]
+    return subprocess.run(argv, input=message, capture_output=True, env=full_env, timeout=30)
+
+
+MESSAGE = (b"From: Reports <reports@acme.example>\n"
+           b"To: Ana <ana@example.com>\n"
+           b"Cc: bob@example.com\n"
+           b"Bcc: secret@example.com\n"
+           b"Subject: nightly report\n"
+           b"X-Job: 17\n"
+           b"\n"
+           b"All good.\n")
+
+
+def test_sendmail_t_reads_recipients_and_drops_bcc(daemons, relay):
+    d = daemons(relay_config(relay))
+    out = sendmail(d, "-t", "-i", message=MESSAGE)
+    assert out.returncode == 0, out.stderr
+    (meta, raw), = relay.wait_for(1)
+    assert sorted(meta["rcpt_tos"]) == ["ana@example.com", "bob@example.com", "secret@example.com"]
+    assert meta["mail_from"] == "reports@acme.example"
+    assert b"secret@example.com" not in raw and b"Bcc" not in raw
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["X-Job"] == "17" and m["Subject"] == "nightly report" and m["Date"] and m["Message-ID"]
+    assert m.get_content() == "All good.\n"
+
+
+def test_sendmail_recipients_as_arguments_and_f_and_invoked_as_sendmail(tmp_path, daemons, relay):
+    d = daemons(relay_config(relay))
+    link = tmp_path / "sendmail"
+    link.symlink_to(BIN / "mailctl")
+    out = sendmail(d, "-f", "bounces@acme.example", "-oi", "carla@example.org", message=MESSAGE, program=str(link))
+    assert out.returncode == 0, out.stderr
+    (meta, raw), = relay.wait_for(1)
+    assert meta["rcpt_tos"] == ["carla@example.org"]
+    assert meta["mail_from"] == "bounces@acme.example"
+    assert b"To: Ana <ana@example.com>" in raw  # the message's own headers are kept
+
+
+def test_sendmail_without_i_stops_at_a_lone_dot(daemons, relay):
+    d = daemons(relay_config(relay))
+    out = sendmail(d, "x@example.com", message=b"Subject: dot\n\nline one\n.\nnot part of it\n")
+    assert out.returncode == 0, out.stderr
+    (_, raw), = relay.wait_for(1)
+    assert b"line one" in raw and b"not part of it" not in raw
+
+
+def test_sendmail_company_and_exit_codes(daemons, relays):
+    glob, acme = relays(name="g"), relays(name="a")
+    d = daemons(relay_config(glob), companies={"acme": "enabled = true\nhost = \"127.0.0.1\"\nport = %d\n"
+                                                        "sender = \"noreply@acme.example\"\ngroup = false\n" % acme.port})
+    assert sendmail(d, "--company", "acme", "a@example.com", message=MESSAGE).returncode == 0
+    acme.wait_for(1)
+    assert sendmail(d, "a@example.com", message=MESSAGE, env={"MAILD_COMPANY": "acme"}).returncode == 0
+    acme.wait_for(2)
+    assert sendmail(None, "a@example.com", message=MESSAGE).returncode == 69  # EX_UNAVAILABLE
+    assert sendmail(d, message=MESSAGE).returncode == 64  # EX_USAGE: no recipients
+    assert sendmail(d, "-bs", "a@example.com", message=MESSAGE).returncode == 64
+    assert sendmail(d, "not-an-address", message=MESSAGE).returncode == 65  # EX_DATAERR
+    bad = sendmail(d, "a@example.com", message=b"this line has no colon\n\nbody\n")
+    assert bad.returncode == 65 and b"header" in bad.stderr
+    assert glob.messages() == []
+
+
+def test_mailctl_help_has_examples_for_every_command():
+    for command in ["send", "test", "status", "list", "show", "retry", "cancel", "flush", "reload", "ping",
+                    "sendmail"]:
+        out = subprocess.run([str(BIN / "mailctl"), "help", command], capture_output=True, text=True)
+        assert out.returncode == 0, (command, out.stderr)
+        assert "Example" in out.stdout, command
+
+
+def test_mailctl_send_with_files_headers_and_attachments(tmp_path, daemons, relay):
+    d = daemons(relay_config(relay))
+    (tmp_path / "body.txt").write_text("texto\n")
+    (tmp_path / "body.html").write_text("<p>texto</p>\n")
+    (tmp_path / "relatório.pdf").write_bytes(b"%PDF-1.4 test")
+    out = d.mailctl("send", "--to", "a@example.com", "--subject", "files", "--text-file", tmp_path / "body.txt",
+                    "--html-file", tmp_path / "body.html", "--attach", tmp_path / "relatório.pdf",
+                    "--reply-to", "help@acme.example", "--header", "X-Ticket: 99", "--idempotency-key", "k-1",
+                    check=True)
+    assert out.stdout.startswith(b"queued ")
+    again = d.mailctl("send", "--to", "a@example.com", "--subject", "files", "--text", "x", "--idempotency-key",
+                      "k-1", check=True)
+    assert b"already queued" in again.stdout
+    (_, raw), = relay.wait_for(1)
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["X-Ticket"] == "99" and str(m["Reply-To"]) == "help@acme.example"
+    (part,) = list(m.iter_attachments())
+    assert part.get_filename() == "relatório.pdf" and part.get_content_type() == "application/pdf"
+    assert part.get_content() == b"%PDF-1.4 test"

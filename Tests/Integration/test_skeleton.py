@@ -1,0 +1,253 @@
+"""The walking skeleton (issue 2): socket → durable outbox → SMTP relay, and the protocol's framing."""
+
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+
+from conftest import BIN, Maild, read_line, relay_config, wait_until
+
+
+def test_ping_answers_with_version(daemons, relay):
+    d = daemons(relay_config(relay))
+    answer = d.request({"op": "ping", "req": 7})
+    assert answer == {"ok": True, "req": 7, "version": answer["version"]}
+    assert answer["version"]
+
+
+def test_enqueued_message_reaches_the_relay_and_show_reports_it(daemons, relay):
+    d = daemons(relay_config(relay) + '[sender]\naddress = "noreply@platform.test"\nname = "Platform"\n')
+    message_id = d.enqueue({"to": ["Bob Silva <bob@example.com>"], "cc": ["carla@example.org"],
+                            "subject": "Olá, mundo", "text": "Corpo em português: ação, coração.\n"})
+    (meta, raw), = relay.wait_for(1)
+    assert meta["mail_from"] == "noreply@platform.test"
+    assert sorted(meta["rcpt_tos"]) == ["bob@example.com", "carla@example.org"]
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["From"].addresses[0].addr_spec == "noreply@platform.test"
+    assert parsed["From"].addresses[0].display_name == "Platform"
+    assert parsed["To"].addresses[0].addr_spec == "bob@example.com"
+    assert parsed["Cc"].addresses[0].addr_spec == "carla@example.org"
+    assert str(parsed["Subject"]) == "Olá, mundo"
+    assert parsed["MIME-Version"] == "1.0"
+    assert parsed["Date"] and parsed["Message-ID"]
+    assert parsed.get_content() == "Corpo em português: ação, coração.\n"
+
+    shown = d.wait_state(message_id, "sent")
+    assert shown["id"] == message_id
+    assert [r["state"] for r in shown["recipients"]] == ["delivered", "delivered"]
+    assert all(r["reply"].startswith("250") for r in shown["recipients"])
+    assert shown["attempts"] and shown["attempts"][0]["outcome"] == "delivered"
+
+
+def test_from_given_is_used_and_envelope_sender_follows_it(daemons, relay):
+    d = daemons(relay_config(relay))
+    d.enqueue({"from": "Ana Lima <ana@acme.example>", "to": ["bob@example.com"], "subject": "s", "text": "t"})
+    (meta, raw), = relay.wait_for(1)
+    assert meta["mail_from"] == "ana@acme.example"
+    assert b"From: Ana Lima <ana@acme.example>" in raw
+
+
+def test_req_is_echoed_on_success_and_on_error(daemons, relay):
+    d = daemons(relay_config(relay))
+    req = {"trace": [1, "dois", None, True], "n": 1.5}
+    assert d.request({"op": "ping", "req": req})["req"] == req
+    error = d.request({"op": "nope", "req": "abc"})
+    assert error["ok"] is False and error["req"] == "abc"
+    assert error["error"]["code"] == "bad_request"
+
+
+def test_bad_lines_get_errors_and_the_connection_stays_usable(daemons, relay):
+    d = daemons(relay_config(relay))
+    lines = [
+        (b"this is not json", "bad_request", "not JSON"),
+        (b"[1, 2]", "bad_request", "object"),
+        (b'{"op": "teleport"}', "bad_request", "teleport"),
+        (b'{"op": "ping", "colour": "blue"}', "bad_request", "colour"),
+        (b'{"op": "show", "id": 5}', "bad_request", "id"),
+        (b'{"op": "enqueue", "message": {"to": "bob@example.com", "text": "x"}}', "bad_request", "message.to"),
+        (b'{"op": "enqueue", "message": {"to": ["bob@"], "text": "x"}}', "invalid_message", "to[0]"),
+        (b'{"op": "enqueue", "message": {"to": ["b@example.com"], "text": "x", "company": "../etc"}}',
+         "invalid_message", "company"),
+        (b'{"op": "show", "id": "999999"}', "not_found", "999999"),
+        (b'\xff\xfe{"op": "ping"}', "bad_request", "not JSON"),
+        (b"[" * 100000 + b"]" * 100000, "bad_request", "nesting"),
+    ]
+    with d.connect() as s:
+        for line, code, words in lines:
+            s.sendall(line + b"\n")
+            answer = json.loads(read_line(s))
+            assert answer["ok"] is False, (line[:40], answer)
+            assert answer["error"]["code"] == code, (line[:40], answer)
+            assert words in answer["error"]["message"], (line[:40], answer)
+        s.sendall(b'{"op": "ping"}\n')
+        assert json.loads(read_line(s))["ok"] is True
+    assert d.process.poll() is None
+
+
+def test_pipelined_requests_are_answered_in_order(daemons, relay):
+    d = daemons(relay_config(relay))
+    with d.connect() as s:
+        batch = b"".join(json.dumps({"op": "status" if i % 3 else "ping", "req": i}).encode() + b"\n"
+                         for i in range(200))
+        s.sendall(batch)
+        buffer = b""
+        answers = []
+        while len(answers) < 200:
+            buffer += s.recv(65536)
+            *complete, buffer = buffer.split(b"\n")
+            answers += [json.loads(line) for line in complete]
+    assert [a["req"] for a in answers] == list(range(200))
+    assert all(a["ok"] for a in answers)
+
+
+def test_line_longer_than_max_message_bytes_gets_too_large_and_is_closed(daemons, relay):
+    d = daemons(relay_config(relay), daemon={"max_message_bytes": 4096})
+    with d.connect() as s:
+        s.sendall(b'{"op": "ping", "req": "' + b"x" * 10000)
+        answer = json.loads(read_line(s))
+        assert answer["error"]["code"] == "too_large"
+        assert "4096" in answer["error"]["message"]
+        assert s.recv(100) == b""  # closed
+    assert d.request({"op": "ping"})["ok"]  # the daemon serves the next client
+
+
+def test_status_counts_every_state(daemons, relay):
+    d = daemons(relay_config(relay))
+    d.enqueue({"to": ["a@example.com"], "subject": "x", "text": "y"})
+    relay.wait_for(1)
+    answer = wait_until(lambda: (lambda a: a if a["queue"]["sent"] == 1 else None)(d.request({"op": "status"})))
+    assert set(answer["queue"]) == {"queued", "sending", "deferred", "sent", "failed", "cancelled"}
+    assert answer["config_loaded_at"].endswith("Z")
+    assert answer["uptime_s"] >= 0
+    assert answer["companies"] == []
+
+
+def test_socket_gets_socket_mode(daemons, relay):
+    d = daemons(relay_config(relay), daemon={"socket_mode": "0600"})
+    assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o600
+
+
+def test_stale_socket_file_from_a_crash_is_replaced(tmp_path, daemons, relay):
+    directory = tmp_path / "stale"
+    directory.mkdir()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(directory / "maild.sock"))
+    stale.close()  # the file stays; nobody listens: what a crash leaves
+    d = daemons(relay_config(relay), name="stale")
+    assert d.request({"op": "ping"})["ok"]
+
+
+def test_second_daemon_on_the_same_socket_or_database_refuses_to_start(tmp_path, daemons, relay):
+    first = daemons(relay_config(relay), name="first")
+    # Same database, another socket.
+    second = Maild(tmp_path / "second", relay_config(relay), start=False,
+                   daemon={"database": str(first.database)})
+    second.start(wait=False)
+    assert second.process.wait(15) != 0
+    assert "another maild" in second.log_text()
+    # Same socket, another database.
+    third = Maild(tmp_path / "third", relay_config(relay), start=False, daemon={"socket": str(first.socket)})
+    third.start(wait=False)
+    assert third.process.wait(15) != 0
+    assert "already answering" in third.log_text()
+    assert first.request({"op": "ping"})["ok"]
+
+
+def test_sigterm_exits_zero_and_removes_the_socket(daemons, relay):
+    d = daemons(relay_config(relay))
+    assert d.stop() == 0
+    assert not d.socket.exists()
+    assert "event=stopped" in d.log_text()
+
+
+def test_acknowledged_message_survives_sigkill(tmp_path, daemons, relays):
+    unreachable = socket.socket()
+    unreachable.bind(("127.0.0.1", 0))
+    port = unreachable.getsockname()[1]
+    unreachable.close()  # nothing listens there: delivery is deferred
+    d = daemons("[smtp]\nhost = \"127.0.0.1\"\nport = %d\ntimeout = 10\ngroup = true\n"
+                "[retry]\nmin_delay = 1\nmax_delay = 1\n" % port)
+    ids = [d.enqueue({"to": ["bob@example.com"], "subject": "n%d" % i, "text": "t"}) for i in range(20)]
+    d.kill()  # SIGKILL right after the acknowledgements
+    relay = relays("--port", port)
+    d.start()
+    messages = relay.wait_for(20, timeout=30)
+    assert sorted(m[1].split(b"Subject: ")[1].split(b"\r\n")[0] for m in messages) == sorted(
+        b"n%d" % i for i in range(20))
+    for message_id in ids:
+        d.wait_state(message_id, "sent")
+
+
+def test_hundreds_of_clients_and_a_slow_one_do_not_hold_each_other_up(daemons, relay):
+    d = daemons(relay_config(relay, group=True))
+    slow = d.connect()
+    slow.sendall(b'{"op": "ping", "req": "half a line')  # and then nothing
+    results = []
+    lock = threading.Lock()
+
+    def client(i):
+        with d.connect() as s:
+            s.sendall(json.dumps({"op": "enqueue", "req": i, "message": {
+                "to": ["c%d@example.com" % i], "subject": "c%d" % i, "text": "t"}}).encode() + b"\n")
+            answer = json.loads(read_line(s))
+        with lock:
+            results.append(answer)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(300)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 300 and all(r["ok"] for r in results)
+    assert sorted(r["req"] for r in results) == list(range(300))
+    assert len({r["id"] for r in results}) == 300
+    slow.sendall(b'"}\n')
+    assert json.loads(read_line(slow))["req"] == "half a line"
+    slow.close()
+    relay.wait_for(300, timeout=60)
+
+
+def test_peer_not_in_allowed_uids_is_forbidden(tmp_path, daemons, relay):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(shared, 0o755)
+    d = Maild(shared, relay_config(relay), daemon={"socket_mode": "0666", "allowed_uids": [4242]})
+    try:
+        script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+                  "s.sendall(b'{\"op\":\"ping\"}\\n'); print(s.recv(4096).decode()); print(repr(s.recv(10)))")
+        out = subprocess.run(["python3", "-c", script, str(d.socket)], user=65534, group=65534,
+                             capture_output=True, text=True, timeout=20)
+        lines = out.stdout.splitlines()
+        answer = json.loads(lines[0])
+        assert answer["error"]["code"] == "forbidden" and "65534" in answer["error"]["message"]
+        assert lines[1] == "b''"  # disconnected
+        assert d.request({"op": "ping"})["ok"]  # root (our uid) is allowed
+    finally:
+        assert d.stop() == 0
+
+
+def test_mailctl_send_status_show_and_an_absent_daemon(daemons, relay, tmp_path):
+    d = daemons(relay_config(relay))
+    out = d.mailctl("send", "--to", "you@example.com", "--subject", "hi", "--text", "hello", check=True)
+    message_id = out.stdout.decode().split()[-1]
+    relay.wait_for(1)
+    d.wait_state(message_id, "sent")
+    shown = d.mailctl("show", message_id, check=True).stdout.decode()
+    assert "you@example.com" in shown and "delivered" in shown
+    as_json = json.loads(d.mailctl("show", message_id, "--json", check=True).stdout)
+    assert as_json["message"]["state"] == "sent"
+    assert "sent" in d.mailctl("status", check=True).stdout.decode()
+    assert d.mailctl("ping", check=True).returncode == 0
+
+    absent = subprocess.run([str(BIN / "mailctl"), "ping", "--socket", str(tmp_path / "nobody.sock")],
+                            capture_output=True, text=True)
+    assert absent.returncode == 69
+    assert absent.stderr.count("\n") == 1 and "cannot connect to maild" in absent.stderr
+    refused = d.mailctl("show", "424242")
+    assert refused.returncode == 1 and "no message" in refused.stderr.decode()

@@ -1,0 +1,58 @@
+import Testing
+
+@testable import MailCore
+
+@Suite struct JSONParserTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSONParser.parse(#"{"a": [1, -2.5e3, true, false, null, "x\u00e7\n\"", {}], "b": {"c": []}}"#)
+        #expect(value["a"] == [1, .number("-2.5e3"), true, false, nil, "xç\n\"", .object([])])
+        #expect(value["b"]?["c"] == [])
+    }
+
+    @Test func keepsMemberOrderAndNumberText() throws {
+        let value = try JSONParser.parse(#"{"z": 1.50, "a": 2}"#)
+        #expect(value.jsonText == #"{"z":1.50,"a":2}"#)
+    }
+
+    @Test func decodesSurrogatePairs() throws {
+        #expect(try JSONParser.parse(#""\ud83d\ude00 ok""#) == .string("😀 ok"))
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input"),
+        ("{", "expected a member name"),
+        (#"{"a" 1}"#, "expected ':'"),
+        ("[1,]", "unexpected character"),
+        ("01", "unexpected data after the JSON value"),
+        (#""\ud800""#, "unpaired surrogate"),
+        (#""a\x""#, "invalid escape"),
+        ("\"a\u{01}\"", "control character in string"),
+        (#"{"a": 1, "a": 2}"#, "duplicate member \"a\""),
+        ("tru", "unexpected"),
+        ("1.", "invalid number"),
+    ])
+    func refusesInvalidJSON(input: String, reason: String) {
+        #expect {
+            try JSONParser.parse(input)
+        } throws: { error in
+            (error as? JSONParseError)?.reason.contains(reason) == true
+        }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+    }
+
+    @Test func limitsNesting() {
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try JSONParser.parse(ok) }
+    }
+
+    @Test func serializesControlCharactersEscaped() {
+        let value: JSONValue = ["s": .string("a\"b\\c\n\u{01}ç")]
+        #expect(value.jsonText == #"{"s":"a\"b\\c\n\u0001ç"}"#)
+        #expect(try JSONParser.parse(value.jsonText) == value)
+    }
+}

@@ -1,0 +1,102 @@
+import Testing
+
+@testable import Config
+@testable import MailCore
+@testable import MailDispatch
+@testable import Outbox
+
+@Suite struct SchedulerStateTests {
+    static func policy(_ host: String, group: Bool = true) -> RelayPolicy {
+        RelayPolicy(relay: RelaySettings(host: host), group: group)
+    }
+
+    static func messages(_ count: Int, company: String, from start: Int64 = 0) -> [ClaimedMessage] {
+        (0..<count).map { i in
+            ClaimedMessage(
+                id: start + Int64(i), company: company, envelopeFrom: "s@x", recipients: [], size: 10,
+                needsSMTPUTF8: false, has8BitData: false, ageFrom: Timestamp(seconds: 0), attempts: 0)
+        }
+    }
+
+    /// acme → relay A grouped, beta → relay B grouped, now → relay A immediate, dead → relay D immediate.
+    static func route(_ company: String?) -> RelayPolicy {
+        switch company {
+        case "acme": return policy("a")
+        case "beta": return policy("b")
+        case "now": return policy("a", group: false)
+        default: return policy("d", group: false)
+        }
+    }
+
+    @Test func oneConnectionPerGroupedRelayUpToOneHundredMessages() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(100, company: "acme"), policy: Self.route)
+        #expect(s.nextJob(quota: 500) == .grouped(Self.policy("a").relay.key, quota: 500))
+        #expect(s.nextJob(quota: 500) == nil)
+    }
+
+    @Test func moreThanOneHundredSpreadsOverRelayConnections() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(1000, company: "acme"), policy: Self.route)
+        var jobs: [DeliveryJob] = []
+        while let job = s.nextJob(quota: 500) { jobs.append(job) }
+        #expect(jobs.count == 4)
+        #expect(s.activeByRelay[Self.policy("a").relay.key] == 4)
+    }
+
+    @Test func neverMoreThanMaxConnectionsAndADeadRelayLeavesRoomForOthers() {
+        var s = SchedulerState(maxConnections: 6, relayConnections: 4)
+        s.add(Self.messages(50, company: "dead"), policy: Self.route)  // 50 immediate messages to relay d
+        s.add(Self.messages(500, company: "beta", from: 1000), policy: Self.route)
+        var jobs: [DeliveryJob] = []
+        while let job = s.nextJob(quota: 500) { jobs.append(job) }
+        #expect(jobs.count == 6 && s.active == 6)
+        let toDead = jobs.filter { $0.relayKey == Self.policy("d").relay.key }.count
+        #expect(toDead == 4)  // relay_connections caps the dead relay
+        #expect(jobs.filter { $0.relayKey == Self.policy("b").relay.key }.count == 2)
+        s.jobFinished(jobs[0])
+        #expect(s.nextJob(quota: 500) != nil)
+    }
+
+    @Test func roundRobinGivesEveryRelayATurn() {
+        var s = SchedulerState(maxConnections: 2, relayConnections: 2)
+        s.add(Self.messages(500, company: "acme"), policy: Self.route)
+        s.add(Self.messages(5, company: "beta", from: 1000), policy: Self.route)
+        let first = s.nextJob(quota: 500)!
+        let second = s.nextJob(quota: 500)!
+        #expect(Set([first.relayKey, second.relayKey]).count == 2)
+    }
+
+    @Test func immediateMessagesEachGetAJob() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(3, company: "now"), policy: Self.route)
+        var ids: [Int64] = []
+        while case .immediate(let m, _)? = s.nextJob(quota: 500) { ids.append(m.id) }
+        #expect(ids == [0, 1, 2])
+    }
+
+    @Test func heldCountsClaimedUntilFinished() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(10, company: "acme"), policy: Self.route)
+        #expect(s.held == 10)
+        let key = Self.policy("a").relay.key
+        _ = s.nextJob(quota: 500)
+        var popped = 0
+        while s.popGrouped(key) != nil { popped += 1 }
+        #expect(popped == 10)
+        s.messageFinished(count: 10)
+        #expect(s.held == 0)
+        #expect(s.takeAllWaiting().isEmpty)
+    }
+
+    @Test func ringBufferKeepsOrder() {
+        var r = RingBuffer<Int>()
+        for i in 0..<100 { r.append(i) }
+        for _ in 0..<50 { _ = r.popFirst() }
+        for i in 100..<150 { r.append(i) }
+        r.prepend(49)
+        var out: [Int] = []
+        while let x = r.popFirst() { out.append(x) }
+        #expect(out == Array(49..<150))
+    }
+}

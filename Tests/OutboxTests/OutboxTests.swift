@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import MailCore
+@testable import Outbox
+
+/// A clock the test moves by hand.
+final class TestClock: WallClock, @unchecked Sendable {
+    private let value = Locked(Timestamp(seconds: 1_800_000_000))
+    func now() -> Timestamp { value.current }
+    func advance(seconds: Double) { value.withLock { $0 = $0.adding(seconds: seconds) } }
+}
+
+/// A fresh outbox file in its own directory, removed afterwards.
+final class OutboxFixture {
+    let directory: String
+    let clock = TestClock()
+    let outbox: Outbox
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "maild-outbox-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        outbox = try Outbox(path: directory + "/outbox.db", clock: clock, logger: Logger(label: "test"))
+    }
+
+    deinit {
+        outbox.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func message(_ n: Int = 0, company: String? = nil, recipients: [String] = ["a@example.com"], key: String? = nil)
+        -> NewMessage
+    {
+        NewMessage(
+            company: company, kind: .user, messageID: "m\(n)@test", envelopeFrom: "s@example.com",
+            fromAddress: "s@example.com", subject: "subject \(n)", recipients: recipients,
+            data: Array("Subject: \(n)\r\n\r\nbody\r\n".utf8), needsSMTPUTF8: false, has8BitData: false,
+            idempotencyKey: key)
+    }
+
+    func record(_ id: Int64, _ result: DeliveryResult, policy: RetryPolicy = RetryPolicy(minDelay: 30, maxDelay: 60, maxAge: 100))
+        async throws -> MessageVerdict?
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            outbox.record([(id: id, result: result)], policy: policy, jitter: { 1 }) { result in
+                continuation.resume(with: result.map { $0[0] })
+            }
+        }
+    }
+}
+
+@Suite struct OutboxTests {
+    @Test func enqueueStoresBytesRecipientsAndState() async throws {
+        let f = try OutboxFixture()
+        let outcome = try await f.outbox.enqueue(f.message(1, company: "acme", recipients: ["a@x.com", "b@y.com"]))
+        #expect(!outcome.duplicate)
+        let detail = try #require(try await f.outbox.detail(id: outcome.id))
+        #expect(detail.summary.state == .queued && detail.summary.company == "acme")
+        #expect(detail.summary.to == ["a@x.com", "b@y.com"] && detail.summary.subject == "subject 1")
+        #expect(detail.recipients.map(\.state) == [.pending, .pending])
+        #expect(try f.outbox.makeDataReader().data(id: outcome.id) == Array("Subject: 1\r\n\r\nbody\r\n".utf8))
+        #expect(try await f.outbox.counts()[.queued] == 1)
+    }
+
+    @Test func idempotencyKeyReturnsTheFirstMessagePerCompany() async throws {
+        let f = try OutboxFixture()
+        let first = try await f.outbox.enqueue(f.message(1, company: "acme", key: "k"))
+        let again = try await f.outbox.enqueue(f.message(2, company: "acme", key: "k"))
+        let other = try await f.outbox.enqueue(f.message(3, company: "beta", key: "k"))
+        #expect(again == EnqueueOutcome(id: first.id, duplicate: true))
+        #expect(!other.duplicate && other.id != first.id)
+        #expect(try await f.outbox.counts()[.queued] == 2)
+    }
+
+    @Test func concurrentEnqueuesAllCommit() async throws {
+        let f = try OutboxFixture()
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for i in 0..<500 { group.addTask { try await f.outbox.enqueue(f.message(i)).id } }
+            return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 500)
+        #expect(try await f.outbox.counts()[.queued] == 500)
+    }
+
+    @Test func claimIsFairBetweenCompaniesAndNeverTwice() async throws {
+        let f = try OutboxFixture()
+        for i in 0..<300 { _ = try await f.outbox.enqueue(f.message(i, company: "big")) }
+        for i in 0..<5 { _ = try await f.outbox.enqueue(f.message(i, company: "small")) }
+        for i in 0..<5 { _ = try await f.outbox.enqueue(f.message(i)) }
+        let batch = try f.outbox.claimDueBlocking(limit: 30, leaseSeconds: 60)
+        #expect(batch.count == 30)
+        #expect(batch.filter { $0.company == "small" }.count == 5)
+        #expect(batch.filter { $0.company == nil }.count == 5)
+        let rest = try f.outbox.claimDueBlocking(limit: 1000, leaseSeconds: 60)
+        #expect(rest.count == 280 && Set(rest.map(\.id)).isDisjoint(with: batch.map(\.id)))
+        #expect(try await f.outbox.counts()[.sending] == 310)
+        #expect(try f.outbox.claimDueBlocking(limit: 10, leaseSeconds: 60).isEmpty)
+    }
+
+    @Test func recordDeliveredSentAndPartialRetriesOnlyTheRest() async throws {
+        let f = try OutboxFixture()
+        let id = try await f.outbox.enqueue(f.message(recipients: ["a@x.com", "b@y.com"])).id
+        _ = try f.outbox.claimBlocking(ids: [id], leaseSeconds: 60)
+        let verdict = try await f.record(
+            id, DeliveryResult(relay: "r:25", recipients: [("a@x.com", .delivered("250 ok")), ("b@y.com", .deferred("451 later"))]))
+        #expect(verdict?.state == .deferred)
+        #expect(try f.outbox.claimDueBlocking(limit: 10, leaseSeconds: 60).isEmpty)  // not due yet
+        f.clock.advance(seconds: 31)
+        let again = try f.outbox.claimDueBlocking(limit: 10, leaseSeconds: 60)
+        #expect(again.map(\.recipients) == [[PendingRecipient(position: 1, address: "b@y.com")]])
+        _ = try await f.record(id, DeliveryResult(relay: "r:25", recipients: [("b@y.com", .delivered("250 ok"))]))
+        let detail = try #require(try await f.outbox.detail(id: id))
+        #expect(detail.summary.state == .sent && detail.summary.attempts == 2)
+        #expect(detail.recipients.map(\.state) == [.delivered, .delivered])
+        #expect(detail.attempts.map(\.outcome) == ["partial", "delivered"])
+    }
+
+    @Test func expiryFailsPendingRecipients() async throws {
+        let f = try OutboxFixture()
+        let id = try await f.outbox.enqueue(f.message()).id
+        f.clock.advance(seconds: 101)
+        _ = try f.outbox.claimDueBlocking(limit: 1, leaseSeconds: 60)
+        let verdict = try await f.record(id, .deferredAll(relay: "r:25", recipients: ["a@example.com"], reason: "timed out"))
+        #expect(verdict?.state == .failed && verdict?.expired == true)
+        let detail = try #require(try await f.outbox.detail(id: id))
+        #expect(detail.recipients[0].state == .failed && detail.recipients[0].reply?.contains("expired") == true)
+    }
+
+    @Test func uncertainAttemptsShowInDetail() async throws {
+        let f = try OutboxFixture()
+        let id = try await f.outbox.enqueue(f.message()).id
+        _ = try f.outbox.claimBlocking(ids: [id], leaseSeconds: 60)
+        _ = try await f.record(
+            id, .deferredAll(relay: "r:25", recipients: ["a@example.com"], reason: "connection lost", uncertain: true))
+        #expect(try await f.outbox.detail(id: id)?.uncertain == true)
+    }
+
+    @Test func cancelRetryFlushAndTheirConflicts() async throws {
+        let f = try OutboxFixture()
+        let queued = try await f.outbox.enqueue(f.message(1)).id
+        let sending = try await f.outbox.enqueue(f.message(2)).id
+        _ = try f.outbox.claimBlocking(ids: [sending], leaseSeconds: 60)
+        try await f.outbox.cancel(id: queued)
+        #expect(try await f.outbox.detail(id: queued)?.summary.state == .cancelled)
+        await #expect(throws: OutboxError.self) { try await f.outbox.cancel(id: sending) }
+        await #expect(throws: OutboxError.notFound("no message 999")) { try await f.outbox.cancel(id: 999) }
+
+        _ = try await f.record(sending, .failedAll(relay: "r:25", recipients: ["a@example.com"], reason: "550 no"))
+        #expect(try await f.outbox.detail(id: sending)?.summary.state == .failed)
+        #expect(try await f.outbox.retryAllFailed() == 1)
+        let retried = try #require(try await f.outbox.detail(id: sending))
+        #expect(retried.summary.state == .deferred && retried.recipients[0].state == .pending)
+
+        _ = try f.outbox.claimBlocking(ids: [sending], leaseSeconds: 60)
+        _ = try await f.record(sending, .deferredAll(relay: "r:25", recipients: ["a@example.com"], reason: "451"))
+        #expect(try await f.outbox.flush() == 1)
+        #expect(try f.outbox.claimDueBlocking(limit: 5, leaseSeconds: 60).map(\.id) == [sending])
+    }
+
+    @Test func restartPutsSendingBackInTheQueue() async throws {
+        let directory = NSTemporaryDirectory() + "maild-outbox-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/outbox.db"
+        do {
+            let outbox = try Outbox(path: path, logger: Logger(label: "test"))
+            let f = try OutboxFixture()
+            _ = try await outbox.enqueue(f.message())
+            #expect(try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60).count == 1)
+            outbox.close()
+        }
+        let reopened = try Outbox(path: path, logger: Logger(label: "test"))
+        defer { reopened.close() }
+        #expect(try await reopened.counts()[.queued] == 1)
+        #expect(try reopened.claimDueBlocking(limit: 1, leaseSeconds: 60).count == 1)
+    }
+
+    @Test func aSecondOutboxOnTheSameFileIsRefused() throws {
+        let f = try OutboxFixture()
+        #expect(throws: OutboxError.self) {
+            _ = try Outbox(path: f.directory + "/outbox.db", logger: Logger(label: "test"))
+        }
+    }
+
+    @Test func sweepDeletesOnlyOldFinalMessages() async throws {
+        let f = try OutboxFixture()
+        let done = try await f.outbox.enqueue(f.message(1)).id
+        let waiting = try await f.outbox.enqueue(f.message(2)).id
+        _ = try f.outbox.claimBlocking(ids: [done], leaseSeconds: 60)
+        _ = try await f.record(done, DeliveryResult(relay: "r:25", recipients: [("a@example.com", .delivered("250"))]))
+        #expect(try f.outbox.sweepBlocking(retention: 60) == 0)
+        f.clock.advance(seconds: 61)
+        #expect(try f.outbox.sweepBlocking(retention: 60) == 1)
+        #expect(try await f.outbox.detail(id: done) == nil)
+        #expect(try await f.outbox.detail(id: waiting) != nil)
+        #expect(try await f.outbox.counts()[.sent] == 0)
+    }
+
+    @Test func listFiltersAndOrdersNewestFirst() async throws {
+        let f = try OutboxFixture()
+        for i in 0..<5 { _ = try await f.outbox.enqueue(f.message(i, company: i % 2 == 0 ? "a" : "b")) }
+        let all = try await f.outbox.list(ListRequest())
+        #expect(all.map(\.subject) == (0..<5).reversed().map { "subject \($0)" })
+        #expect(try await f.outbox.list(ListRequest(company: "b")).count == 2)
+        #expect(try await f.outbox.list(ListRequest(state: .sent)).isEmpty)
+        #expect(try await f.outbox.list(ListRequest(limit: 2)).count == 2)
+    }
+}
