@@ -218,7 +218,9 @@ extension EmailAddress {
             for s in label.unicodeScalars {
                 let ok = ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-"
                     || (s.value >= 0x80 && (isLetterOrDigit(s) || isMark(s)))
-                guard ok else { throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its domain") }
+                guard ok else {
+                    throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its domain")
+                }
             }
         }
     }
@@ -245,7 +247,9 @@ extension EmailAddress {
     static func isValidDomainLiteral(_ inner: Substring.UTF8View) -> Bool {
         let bytes = Array(inner)
         let prefix = Array("IPv6:".utf8)
-        if bytes.count > prefix.count, bytes[..<prefix.count].elementsEqual(prefix, by: { asciiLower($0) == asciiLower($1) }) {
+        if bytes.count > prefix.count,
+            bytes[..<prefix.count].elementsEqual(prefix, by: { asciiLower($0) == asciiLower($1) })
+        {
             return isIPv6(bytes[prefix.count...])
         }
         return isIPv4(bytes[...])
