@@ -23,8 +23,10 @@ struct EncodedWordsTests {
                 "If you can read this you understand the example."
             ),
             ("=?ISO-8859-1?Q?Olle_J=E4rnefors?= <ojarnef@admin.kth.se>", "Olle Järnefors <ojarnef@admin.kth.se>"),
-            ("Nathaniel Borenstein <nsb@thumper.bellcore.com>\r\n    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)",
-             "Nathaniel Borenstein <nsb@thumper.bellcore.com>    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)"),
+            (
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>\r\n    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)",
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>    (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)"
+            ),
         ]
     )
     func rfcExamples(encoded: String, decoded: String) {

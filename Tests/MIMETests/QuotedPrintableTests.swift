@@ -44,8 +44,9 @@ struct QuotedPrintableTests {
     @Test("RFC 2045 §6.7 rule 5 example decodes")
     func rfcExample() {
         let encoded = "Now's the time =\r\nfor all folk to come=\r\n to the aid of their country."
-        #expect(text(QuotedPrintable.decode(Array(encoded.utf8)))
-            == "Now's the time for all folk to come to the aid of their country.")
+        #expect(
+            text(QuotedPrintable.decode(Array(encoded.utf8)))
+                == "Now's the time for all folk to come to the aid of their country.")
     }
 
     @Test("decoding: =XX, soft breaks, trailing white space, lower-case hex and malformed '='")

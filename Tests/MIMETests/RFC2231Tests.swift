@@ -5,8 +5,9 @@ import Testing
 struct RFC2231Tests {
     @Test("RFC 2231 §4 example")
     func rfcExample() throws {
-        #expect(RFC2231.encodeValue("This is ***fun***", charset: "us-ascii", language: "en-us")
-            == "us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A")
+        #expect(
+            RFC2231.encodeValue("This is ***fun***", charset: "us-ascii", language: "en-us")
+                == "us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A")
         let decoded = try #require(RFC2231.decodeValue("us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A"))
         #expect(decoded.charset == "us-ascii")
         #expect(decoded.language == "en-us")
@@ -23,8 +24,9 @@ struct RFC2231Tests {
     @Test("file names: a quoted string for short printable ASCII, utf-8'' otherwise")
     func fileNames() {
         #expect(RFC2231.parameter("filename", "report 2026.pdf") == ["filename=\"report 2026.pdf\""])
-        #expect(RFC2231.parameter("filename", "relatório final.pdf")
-            == ["filename*=utf-8''relat%C3%B3rio%20final.pdf"])
+        #expect(
+            RFC2231.parameter("filename", "relatório final.pdf")
+                == ["filename*=utf-8''relat%C3%B3rio%20final.pdf"])
         #expect(RFC2231.parameter("filename", "say \"hi\".txt") == ["filename*=utf-8''say%20%22hi%22.txt"])
         #expect(
             RFC2231.parameter("filename", "=?utf-8?q?x?=.txt") == ["filename*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D.txt"])

@@ -18,8 +18,10 @@ struct SplitMessage {
             var valueStart = colon + 1
             if valueStart < current.count, current[valueStart] == 0x20 { valueStart += 1 }
             fields.append(
-                (String(decoding: current[..<colon], as: UTF8.self),
-                 String(decoding: current[valueStart...], as: UTF8.self))
+                (
+                    String(decoding: current[..<colon], as: UTF8.self),
+                    String(decoding: current[valueStart...], as: UTF8.self)
+                )
             )
             current = []
         }
@@ -77,7 +79,6 @@ func hasOnlyCRLF(_ bytes: [UInt8]) -> Bool {
 
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
-
 
 /// A fixed date: Mon, 30 Nov 2026 12:04:05 +0000.
 let fixedDate = Timestamp(rfc3339: "2026-11-30T12:04:05Z")!

@@ -51,7 +51,11 @@ struct MediaType: Equatable {
                 var closed = false
                 while i < bytes.count {
                     let b = bytes[i]
-                    if b == ASCII.quote { closed = true; i += 1; break }
+                    if b == ASCII.quote {
+                        closed = true
+                        i += 1
+                        break
+                    }
                     if b == ASCII.backslash, i + 1 < bytes.count { i += 1 }
                     guard bytes[i] >= 0x20, bytes[i] < 0x7F else { return .failure(.badParameter) }
                     value.append(bytes[i])

@@ -26,10 +26,22 @@ extension Mailbox {
         var escaped = false
         var open: Int?
         for (i, s) in scalars.enumerated() {
-            if escaped { escaped = false; continue }
-            if inQuotes && s == "\\" { escaped = true; continue }
-            if s == "\"" { inQuotes.toggle(); continue }
-            if !inQuotes && s == "<" { open = i; break }
+            if escaped {
+                escaped = false
+                continue
+            }
+            if inQuotes && s == "\\" {
+                escaped = true
+                continue
+            }
+            if s == "\"" {
+                inQuotes.toggle()
+                continue
+            }
+            if !inQuotes && s == "<" {
+                open = i
+                break
+            }
         }
         guard let open else {
             if inQuotes { throw AddressError(reason: "'\(trimmed)' has an unterminated quoted display name") }
@@ -156,8 +168,14 @@ extension EmailAddress {
             for s in scalars[1..<(scalars.count - 1)] {
                 let control = s.value < 0x20 && s != "\t" || s.value == 0x7F || (0x80..<0xA0).contains(s.value)
                 if control { throw AddressError(reason: "'\(text.debugEscaped)' has a control character") }
-                if escaped { escaped = false; continue }
-                if s == "\\" { escaped = true; continue }
+                if escaped {
+                    escaped = false
+                    continue
+                }
+                if s == "\\" {
+                    escaped = true
+                    continue
+                }
                 if s == "\"" { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
             }
             if escaped { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
@@ -216,7 +234,8 @@ extension EmailAddress {
                 throw AddressError(reason: "'\(text)' has a domain label that starts with a combining mark")
             }
             for s in label.unicodeScalars {
-                let ok = ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-"
+                let ok =
+                    ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-"
                     || (s.value >= 0x80 && (isLetterOrDigit(s) || isMark(s)))
                 guard ok else {
                     throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its domain")
