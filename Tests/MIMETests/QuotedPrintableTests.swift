@@ -41,6 +41,20 @@ struct QuotedPrintableTests {
         #expect(encode(String(repeating: "x", count: 74) + " yz") == String(repeating: "x", count: 74) + " =\r\nyz")
     }
 
+    @Test("worst cases: every byte escaped, every line short, white space everywhere")
+    func worstCases() {
+        let inputs: [[UInt8]] = [
+            [UInt8](repeating: 0xFF, count: 1000), [UInt8](repeating: 0x3D, count: 999),
+            [UInt8](repeating: 0x0A, count: 500), [UInt8](repeating: 0x20, count: 700),
+            Array(repeating: [UInt8]([0x20, 0x0A]), count: 300).flatMap { $0 }, [0x0D], [0x20], [0xC3],
+        ]
+        for input in inputs {
+            let encoded = QuotedPrintable.encode(text: input)
+            #expect(crlfLines(encoded).allSatisfy { $0.count <= 76 })
+            #expect(QuotedPrintable.decode(encoded) == normaliseLineEnds(input))
+        }
+    }
+
     @Test("RFC 2045 §6.7 rule 5 example decodes")
     func rfcExample() {
         let encoded = "Now's the time =\r\nfor all folk to come=\r\n to the aid of their country."

@@ -12,8 +12,6 @@ enum ASCII {
     static let question: UInt8 = 0x3F
     static let percent: UInt8 = 0x25
     static let crlf: [UInt8] = [0x0D, 0x0A]
-    /// Upper-case hexadecimal digits, as RFC 2045 §6.7 and RFC 2231 §4 require.
-    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     @inline(__always) static func isWSP(_ b: UInt8) -> Bool { b == space || b == tab }
     @inline(__always) static func isLineBreak(_ b: UInt8) -> Bool { b == cr || b == lf }
@@ -48,11 +46,13 @@ extension Array where Element == UInt8 {
         append(ASCII.lf)
     }
 
-    /// Appends `=XX` (RFC 2045 §6.7 rule 1) or `%XX` (RFC 2231 §4), upper-case hex.
+    /// Appends `=XX` (RFC 2045 §6.7 rule 1) or `%XX` (RFC 2231 §4), in the upper-case hex both require.
     @inline(__always) mutating func appendEscaped(_ byte: UInt8, marker: UInt8) {
+        // Arithmetic rather than a table lookup: this runs for most bytes of non-ASCII text.
+        @inline(__always) func hex(_ d: UInt8) -> UInt8 { d < 10 ? 0x30 + d : 0x37 + d }
         append(marker)
-        append(ASCII.hexDigits[Int(byte >> 4)])
-        append(ASCII.hexDigits[Int(byte & 0x0F)])
+        append(hex(byte >> 4))
+        append(hex(byte & 0x0F))
     }
 
     /// True when the last two bytes are CRLF.

@@ -7,52 +7,71 @@ public enum QuotedPrintable {
     /// ASCII other than "=" stands for itself (rule 2); "=", controls and bytes >= 0x80 become `=XX` (rule 1); a
     /// space or tab before a line break or at the end is encoded too (rule 3), so no line ends in white space;
     /// longer lines are broken with soft line breaks (rule 5) that never split an `=XX`.
-    public static func encode<C: Collection>(text: C) -> [UInt8] where C.Element == UInt8 {
+    ///
+    /// Public entry points take `[UInt8]` rather than being generic: an unspecialised generic called from another
+    /// module runs several times slower.
+    public static func encode(text: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.count + text.count / 8 + 16)
-        encode(text: text, into: &out)
+        text.withUnsafeBufferPointer { encode(text: $0, into: &out) }
         return out
     }
 
     /// Appends the encoding of `text` to `out` (see `encode(text:)`).
-    public static func encode<C: Collection>(text: C, into out: inout [UInt8]) where C.Element == UInt8 {
-        var column = 0
-        var i = text.startIndex
-        let end = text.endIndex
-        while i != end {
-            let b = text[i]
-            let next = text.index(after: i)
-            if b == ASCII.cr || b == ASCII.lf {
-                out.appendCRLF()
-                column = 0
-                // CRLF is one line break, not two.
-                i = (b == ASCII.cr && next != end && text[next] == ASCII.lf) ? text.index(after: next) : next
-                continue
+    static func encode(text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        // Written through a raw buffer of the worst-case size (every byte escaped, a soft break every 25 input
+        // bytes): appending byte by byte to an Array checks uniqueness and capacity each time, which was most of
+        // the cost.
+        let n = text.count
+        let worst = 3 * n + 3 * (n / 25 + 1)
+        let encoded = [UInt8](unsafeUninitializedCapacity: worst) { buffer, written in
+            var o = 0
+            @inline(__always) func put(_ b: UInt8) {
+                buffer[o] = b
+                o += 1
             }
-            let lastOnLine = next == end || text[next] == ASCII.cr || text[next] == ASCII.lf
-            let literal = (ASCII.isVisible(b) && b != ASCII.equals) || (ASCII.isWSP(b) && !lastOnLine)
-            let width = literal ? 1 : 3
-            // Room for this character and, unless it ends the line, for the "=" of a later soft break.
-            if column + width > (lastOnLine ? maximumLineLength : maximumLineLength - 1) {
-                out.append(ASCII.equals)
-                out.appendCRLF()
-                column = 0
+            @inline(__always) func hex(_ d: UInt8) -> UInt8 { d < 10 ? 0x30 + d : 0x37 + d }
+            var column = 0
+            var i = 0
+            while i < n {
+                let b = text[i]
+                if b == ASCII.cr || b == ASCII.lf {
+                    put(ASCII.cr)
+                    put(ASCII.lf)
+                    column = 0
+                    // CRLF is one line break, not two.
+                    i += (b == ASCII.cr && i + 1 < n && text[i + 1] == ASCII.lf) ? 2 : 1
+                    continue
+                }
+                let lastOnLine = i + 1 == n || text[i + 1] == ASCII.cr || text[i + 1] == ASCII.lf
+                let literal = (ASCII.isVisible(b) && b != ASCII.equals) || (ASCII.isWSP(b) && !lastOnLine)
+                let width = literal ? 1 : 3
+                // Room for this character and, unless it ends the line, for the "=" of a later soft break.
+                if column + width > (lastOnLine ? maximumLineLength : maximumLineLength - 1) {
+                    put(ASCII.equals)
+                    put(ASCII.cr)
+                    put(ASCII.lf)
+                    column = 0
+                }
+                if literal {
+                    put(b)
+                } else {
+                    put(ASCII.equals)
+                    put(hex(b >> 4))
+                    put(hex(b & 0x0F))
+                }
+                column += width
+                i += 1
             }
-            if literal {
-                out.append(b)
-            } else {
-                out.appendEscaped(b, marker: ASCII.equals)
-            }
-            column += width
-            i = next
+            written = o
         }
+        out.append(contentsOf: encoded)
     }
 
     /// Decodes quoted-printable (RFC 2045 §6.7): `=XX` is a byte, "=" at the end of a line a soft break, and white
     /// space at the end of a line is dropped (rule 3). Hard line breaks come out as CRLF. A malformed "=" is kept
     /// as it is, as §6.7 note (2) suggests.
-    public static func decode<C: Collection>(_ encoded: C) -> [UInt8] where C.Element == UInt8 {
-        let bytes = Array(encoded)
+    public static func decode(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var lineStart = 0

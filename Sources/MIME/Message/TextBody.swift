@@ -31,21 +31,47 @@ enum TextBody {
     }
 
     static func isSevenBitSafe(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
-        var lineLength = 0
-        var previous: UInt8 = 0
-        for b in utf8 {
-            if b == ASCII.cr || b == ASCII.lf {
-                if ASCII.isWSP(previous) { return false }
-                lineLength = 0
-            } else {
-                if b >= 0x7F || (b < 0x20 && b != ASCII.tab) { return false }
-                if previous == ASCII.equals && b == ASCII.underscore { return false }
-                lineLength += 1
-                if lineLength > maximumSevenBitLine { return false }
+        // Table-driven so that the common byte costs one load and one branch: this scan reads every byte of the
+        // body and was the largest single cost of composing a short message.
+        sevenBitClasses.withUnsafeBufferPointer { table in
+            let n = utf8.count
+            var lineStart = 0
+            var i = 0
+            while i < n {
+                let byteClass = table[Int(utf8[i])]
+                if byteClass != ByteClass.plain {
+                    switch byteClass {
+                    case ByteClass.lineBreak:
+                        if i - lineStart > maximumSevenBitLine || (i > 0 && ASCII.isWSP(utf8[i - 1])) { return false }
+                        lineStart = i + 1
+                    case ByteClass.equals:
+                        if i + 1 < n && utf8[i + 1] == ASCII.underscore { return false }
+                    default:
+                        return false
+                    }
+                }
+                i += 1
             }
-            previous = b
+            return n - lineStart <= maximumSevenBitLine && !(n > 0 && ASCII.isWSP(utf8[n - 1]))
         }
-        return !ASCII.isWSP(previous)
+    }
+
+    private enum ByteClass {
+        static let plain: UInt8 = 0
+        static let lineBreak: UInt8 = 1
+        static let equals: UInt8 = 2
+        static let other: UInt8 = 3
+    }
+
+    /// Printable ASCII, space and tab are plain; CR and LF break lines; "=" needs a look at the next byte (for
+    /// "=_"); the rest (controls, DEL, 8-bit) rule 7bit out.
+    private static let sevenBitClasses: [UInt8] = (0..<256).map { b in
+        switch b {
+        case 0x0D, 0x0A: return ByteClass.lineBreak
+        case 0x3D: return ByteClass.equals
+        case 0x09, 0x20..<0x7F: return ByteClass.plain
+        default: return ByteClass.other
+        }
     }
 
     /// Copies `utf8`, turning each CR, LF and CRLF into CRLF.
