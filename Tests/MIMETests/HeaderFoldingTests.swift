@@ -78,6 +78,17 @@ struct HeaderFoldingTests {
         #expect(EncodedWords.decode(value) == subject)
     }
 
+    @Test("structured fields are written as they are, even with '=?' in them (no encoded words allowed there)")
+    func structured() {
+        let url = "<https://acme.example/u?k=?x&n=1>, <mailto:unsub@acme.example?subject=unsubscribe>"
+        let references = (1...12).map { "<message.\($0)@acme.example>" }.joined(separator: " ")
+        let m = MessageComposer.compose(
+            input(headers: [HeaderField("List-Unsubscribe", url), HeaderField("References", references)]))
+        checkLines(m)
+        #expect(SplitMessage(m.bytes).value("List-Unsubscribe") == url)
+        #expect(SplitMessage(m.bytes).value("References") == references)
+    }
+
     @Test("an empty subject is written as an empty field")
     func emptySubject() {
         let m = MessageComposer.compose(input(subject: ""))

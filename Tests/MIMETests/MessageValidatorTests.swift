@@ -214,7 +214,8 @@ struct MessageValidatorTests {
             request {
                 $0.attachments = [
                     Attachment(
-                        filename: "a.csv", contentType: "Text/CSV ; Charset=\"utf-8\"; name=x; header=present", data: []
+                        filename: "a.csv",
+                        contentType: "Text/CSV ; Charset=\"utf-8\"; name=x; name*=utf-8''y; header=present", data: []
                     )
                 ]
             })

@@ -4,10 +4,16 @@ extension HeaderWriter {
     /// Writes an unstructured field (Subject, X-…): as itself when it is printable ASCII that folds within
     /// 998-octet lines, else as RFC 2047 encoded words (which also carry any control character, so nothing the
     /// caller passes can break the line, and leading or trailing white space survives).
-    mutating func textField(_ name: String, _ value: String) {
+    ///
+    /// A `structured` field (In-Reply-To, List-Unsubscribe, …) may not hold encoded words (RFC 2047 §5), so its
+    /// value is written as it is even when it contains "=?" (a URL may); MessageValidator has made sure it is
+    /// printable ASCII that folds. Should anything else reach here, encoded words still keep the line intact.
+    mutating func textField(_ name: String, _ value: String, structured: Bool = false) {
         begin(name)
         let utf8 = Array(value.utf8)
-        if EncodedWords.needsEncoding(utf8) || !Self.foldsWithinHardLimit(utf8, prefix: name.utf8.count + 1) {
+        let foldable = Self.foldsWithinHardLimit(utf8, prefix: name.utf8.count + 1)
+        let plain = structured && foldable && utf8.allSatisfy { ASCII.isVisible($0) || ASCII.isWSP($0) }
+        if !plain && (EncodedWords.needsEncoding(utf8) || !foldable) {
             appendEncodedWords(utf8)
         } else {
             appendFoldable(utf8)

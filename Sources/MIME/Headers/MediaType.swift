@@ -77,9 +77,10 @@ struct MediaType: Equatable {
     /// `type/subtype` without parameters.
     var essence: String { "\(type)/\(subtype)" }
 
-    /// The parameters as `name=value` strings, the value quoted when it is not a token.
-    var parameterStrings: [String] {
-        parameters.map { name, value in
+    /// The parameters as `name=value` strings, the value quoted when it is not a token; without the parameter
+    /// `excluded` in any form (`name`, `name*`, `name*0*`, …), which the composer writes itself.
+    func parameterStrings(excluding excluded: String) -> [String] {
+        parameters.filter { $0.name != excluded && !$0.name.hasPrefix(excluded + "*") }.map { name, value in
             if !value.isEmpty && value.utf8.allSatisfy(Self.isTokenChar) { return "\(name)=\(value)" }
             var quoted: [UInt8] = [ASCII.quote]
             for b in value.utf8 {

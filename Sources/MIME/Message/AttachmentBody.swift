@@ -19,7 +19,7 @@ enum AttachmentBody {
         let name = String(decoding: attachment.filename.utf8.filter { !ASCII.isLineBreak($0) }, as: UTF8.self)
 
         w.begin("Content-Type")
-        let typeParameters = type.parameterStrings.filter { !$0.hasPrefix("name=") }
+        let typeParameters = type.parameterStrings(excluding: "name")
         parameters(first: type.essence, typeParameters + RFC2231.parameter("name", name), into: &w)
         w.end()
         w.begin("Content-Disposition")

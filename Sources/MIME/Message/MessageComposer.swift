@@ -37,7 +37,7 @@ public enum MessageComposer {
             // Names are checked by MessageValidator; what is not ftext is dropped here all the same, so that no
             // input can put a line break, a colon or 8-bit bytes in the name.
             let name = String(decoding: header.name.utf8.filter { ASCII.isVisible($0) && $0 != 0x3A }, as: UTF8.self)
-            if !name.isEmpty { w.textField(name, header.value) }
+            if !name.isEmpty { w.textField(name, header.value, structured: ExtraHeaderPolicy.isStructured(name)) }
         }
         let headerEnd = w.bytes.count
 

@@ -103,7 +103,7 @@ public enum MessageValidator {
                     + "use application/octet-stream")
         }
         var checked = attachment
-        checked.contentType = ([type.essence] + type.parameterStrings.filter { !$0.hasPrefix("name=") })
+        checked.contentType = ([type.essence] + type.parameterStrings(excluding: "name"))
             .joined(separator: "; ")
         return checked
     }
