@@ -30,6 +30,7 @@ public enum ExtraHeaderPolicy {
         "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID", "Content-Description",
     ]
 
+    /// The longest header name accepted, in octets.
     public static let maximumNameLength = 76
 
     private static let allowedLowercased = Set(allowedNames.map(ASCII.lowercased))

@@ -21,6 +21,7 @@ public struct ComposedMessage: Sendable, Equatable {
     /// The addr-spec of the From header.
     public var fromAddress: String
 
+    /// A message with every field given (the composer and the raw preparer make these; tests and stores too).
     public init(
         bytes: [UInt8], messageID: String, envelopeFrom: String, recipients: [String], needsSMTPUTF8: Bool,
         has8BitData: Bool, subject: String, fromAddress: String

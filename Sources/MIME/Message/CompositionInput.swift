@@ -20,6 +20,7 @@ public struct CompositionInput: Sendable {
     /// The Message-ID, without angle brackets; kept by the caller so that retries send the same one.
     public var messageID: String
 
+    /// The input with every field given; recipients, bodies, attachments and headers default to none.
     public init(
         from: Mailbox, replyTo: Mailbox? = nil, to: [Mailbox] = [], cc: [Mailbox] = [], bcc: [Mailbox] = [],
         subject: String = "", text: String? = nil, html: String? = nil, attachments: [Attachment] = [],

@@ -12,6 +12,9 @@ import MailCore
 /// The body: text → text/plain, html → text/html, both → multipart/alternative (text first); with attachments,
 /// multipart/mixed around that and one base64 part per attachment. See `TextBody` and `AttachmentBody`.
 public enum MessageComposer {
+    /// The message's bytes and envelope. Never fails: the input is expected to come from `MessageValidator`, and
+    /// what would be invalid anyway (a line break in a value, a bad header name or media type) is neutralised
+    /// rather than written, so no input can inject a header field or break the MIME structure.
     public static func compose(_ input: CompositionInput) -> ComposedMessage {
         var capacity = 1024 + input.subject.utf8.count * 3
         capacity += (input.text?.utf8.count ?? 0) * 11 / 10 + (input.html?.utf8.count ?? 0) * 11 / 10

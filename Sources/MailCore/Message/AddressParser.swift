@@ -1,8 +1,10 @@
 /// Why an address was refused.
 public struct AddressError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// What is wrong, quoting the address, e.g. "'bob@' has an empty domain".
     public let reason: String
     public var description: String { reason }
 
+    /// An error with `reason` (for parsers built on this one, such as the raw message preparer).
     public init(reason: String) { self.reason = reason }
 }
 
