@@ -10,8 +10,9 @@
 /// - `Auto-Submitted` (RFC 3834 §5): marks automatic mail so that auto-responders stay quiet;
 /// - `Precedence` (de facto `bulk` / `list`): the same, for older auto-responders.
 ///
-/// Anything else is refused, notably the fields maild writes itself (Date, Message-ID, MIME-Version, From,
-/// Sender, To, Cc, Bcc, Reply-To, Subject, Content-*), so a client can neither duplicate nor override them.
+/// Anything else is refused, notably the fields maild writes itself (Date, Message-ID, MIME-Version, From, To,
+/// Cc, Reply-To, Subject, Content-*), so a client can neither duplicate nor override them, and Bcc (never
+/// written) and Sender (which would contradict the sender rules of SPEC §2.3).
 /// Names are at most 76 octets, so that `Name: ` and one character still fit on a 78-character line; a name
 /// given twice (in any case) is refused, since a JSON object that differs only in case is surely a mistake.
 ///
@@ -24,7 +25,7 @@ public enum ExtraHeaderPolicy {
         "In-Reply-To", "References", "List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted", "Precedence",
     ]
 
-    /// The fields the composer writes (or, for Bcc, never writes), which a message may not set.
+    /// The fields a message may not set: those the composer writes, Bcc and Sender.
     public static let reservedNames = [
         "Date", "Message-ID", "MIME-Version", "From", "Sender", "To", "Cc", "Bcc", "Reply-To", "Subject",
         "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID", "Content-Description",
