@@ -1,40 +1,65 @@
 /// Why an address was refused.
 public struct AddressError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// What is wrong, quoting the address, e.g. "'bob@' has an empty domain".
     public let reason: String
     public var description: String { reason }
+
+    /// An error with `reason` (for parsers built on this one, such as the raw message preparer).
+    public init(reason: String) { self.reason = reason }
 }
 
 extension Mailbox {
-    /// Parses one RFC 5322 mailbox: `a@b`, `Name <a@b>`, `"Silva, Ana" <a@b>`, with UTF-8 allowed in the
-    /// display name and (RFC 6532) in the address. Comments and group syntax are not accepted.
+    /// Parses one RFC 5322 mailbox (§3.4): `a@b`, `Name <a@b>`, `"Silva, Ana" <a@b>`, `"Ana" Silva <a@b>`, with
+    /// UTF-8 allowed in the display name and (RFC 6532 §3.2) in the address. Comments, group syntax and source
+    /// routes are not accepted; a display name is returned with its quotes and quoted-pairs removed.
     public static func parse(_ text: String) throws(AddressError) -> Mailbox {
         if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            throw AddressError(reason: "contains a line break")
+            throw AddressError(reason: "'\(text.debugEscaped)' contains a line break")
         }
         let trimmed = text.trimmingSpaces
-        guard !trimmed.isEmpty else { throw AddressError(reason: "is empty") }
+        guard !trimmed.isEmpty else { throw AddressError(reason: "the address is empty") }
         let scalars = Array(trimmed.unicodeScalars)
         guard scalars.last == ">" else {
             return Mailbox(address: try EmailAddress.parse(trimmed))
         }
-        // name-addr: find the "<" that opens the angle-addr, outside any quoted string.
+        // name-addr = [display-name] angle-addr: the "<" that opens the angle-addr is the first one outside a
+        // quoted string; anything after it but before the final ">" is the addr-spec.
         var inQuotes = false
         var escaped = false
         var open: Int?
         for (i, s) in scalars.enumerated() {
-            if escaped { escaped = false; continue }
-            if inQuotes && s == "\\" { escaped = true; continue }
-            if s == "\"" { inQuotes.toggle(); continue }
-            if !inQuotes && s == "<" { open = i; break }
+            if escaped {
+                escaped = false
+                continue
+            }
+            if inQuotes && s == "\\" {
+                escaped = true
+                continue
+            }
+            if s == "\"" {
+                inQuotes.toggle()
+                continue
+            }
+            if !inQuotes && s == "<" {
+                open = i
+                break
+            }
         }
-        guard let open else { throw AddressError(reason: "has '>' without '<'") }
-        let inner = String(String.UnicodeScalarView(scalars[(open + 1)..<(scalars.count - 1)]))
-        let address = try EmailAddress.parse(inner.trimmingSpaces)
+        guard let open else {
+            if inQuotes { throw AddressError(reason: "'\(trimmed)' has an unterminated quoted display name") }
+            throw AddressError(reason: "'\(trimmed)' has '>' without '<'")
+        }
+        let inner = String(String.UnicodeScalarView(scalars[(open + 1)..<(scalars.count - 1)])).trimmingSpaces
+        if inner.unicodeScalars.contains(where: { $0 == "<" || $0 == ">" }) {
+            throw AddressError(reason: "'\(trimmed)' has more than one '<…>'")
+        }
+        let address = try EmailAddress.parse(inner)
         let phrase = String(String.UnicodeScalarView(scalars[..<open])).trimmingSpaces
-        return Mailbox(displayName: try parseDisplayName(phrase), address: address)
+        return Mailbox(displayName: try parseDisplayName(phrase, in: trimmed), address: address)
     }
 
-    /// Parses a comma-separated list of mailboxes (commas inside quotes do not split).
+    /// Parses a comma-separated list of mailboxes (commas inside quotes or angle brackets do not split; empty
+    /// elements are skipped, as RFC 5322 §4.4 obs-mbox-list allows).
     public static func parseList(_ text: String) throws(AddressError) -> [Mailbox] {
         var parts: [String] = []
         var current = String.UnicodeScalarView()
@@ -67,47 +92,58 @@ extension Mailbox {
         return result
     }
 
-    private static func parseDisplayName(_ phrase: String) throws(AddressError) -> String? {
+    /// A display name is a phrase (RFC 5322 §3.2.5): words that are atoms or quoted strings, in any mix, with
+    /// "." also allowed (obs-phrase, §4.1) and, per RFC 6532 §3.2, UTF-8 in both. Quotes and the backslash of
+    /// quoted-pairs are removed; the whitespace between words is kept as written.
+    private static func parseDisplayName(_ phrase: String, in text: String) throws(AddressError) -> String? {
         if phrase.isEmpty { return nil }
-        let scalars = Array(phrase.unicodeScalars)
-        if scalars.first == "\"" {
-            guard scalars.count >= 2, scalars.last == "\"" else {
-                throw AddressError(reason: "has an unterminated quoted display name")
+        var out = String.UnicodeScalarView()
+        var inQuotes = false
+        var escaped = false
+        for s in phrase.unicodeScalars {
+            if s.value < 0x20 && s != "\t" || s.value == 0x7F {
+                throw AddressError(reason: "'\(text.debugEscaped)' has a control character in its display name")
             }
-            var out = String.UnicodeScalarView()
-            var escaped = false
-            for s in scalars[1..<(scalars.count - 1)] {
-                if escaped {
-                    out.append(s)
-                    escaped = false
-                } else if s == "\\" {
+            if escaped {
+                out.append(s)
+                escaped = false
+            } else if inQuotes {
+                if s == "\\" {
                     escaped = true
                 } else if s == "\"" {
-                    throw AddressError(reason: "has a stray '\"' in its display name")
+                    inQuotes = false
                 } else {
                     out.append(s)
                 }
+            } else if s == "\"" {
+                inQuotes = true
+            } else if Self.phraseSpecials.contains(s) {
+                throw AddressError(reason: "'\(text)' has '\(s)' in its display name; put the name in double quotes")
+            } else {
+                out.append(s)
             }
-            if escaped { throw AddressError(reason: "has an unterminated quoted display name") }
-            return String(out)
         }
-        // An unquoted phrase: atoms (and '.', as obs-phrase allows), no other specials.
-        for s in scalars where "()<>[]:;@\\,\"".unicodeScalars.contains(s) {
-            throw AddressError(reason: "has '\(s)' in its display name; put the name in double quotes")
-        }
-        return phrase
+        if inQuotes || escaped { throw AddressError(reason: "'\(text)' has an unterminated quoted display name") }
+        return String(out)
     }
+
+    /// RFC 5322 §3.2.3 specials that may not appear in an unquoted phrase ("." is allowed by obs-phrase).
+    private static let phraseSpecials = Set("()<>[]:;@\\,".unicodeScalars)
 }
 
 extension EmailAddress {
     /// The characters RFC 5322 §3.2.3 allows in an atom besides letters and digits.
     static let atextSpecials = Set("!#$%&'*+-/=?^_`{|}~".unicodeScalars)
 
-    /// Parses an addr-spec: a dot-atom or quoted-string local part, and a host name or domain literal.
+    /// Parses an addr-spec (RFC 5322 §3.4.1, with the UTF-8 of RFC 6532 §3.2): a dot-atom or quoted-string local
+    /// part of at most 64 octets, and a host name (labels of letters, digits and hyphens, or UTF-8 letters, marks
+    /// and digits) or an IPv4 / `IPv6:` domain literal; at most 254 octets in all (RFC 5321 §4.5.3.1).
+    /// No surrounding whitespace, comments or angle brackets.
     public static func parse(_ text: String) throws(AddressError) -> EmailAddress {
         if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            throw AddressError(reason: "contains a line break")
+            throw AddressError(reason: "'\(text.debugEscaped)' contains a line break")
         }
+        guard !text.isEmpty else { throw AddressError(reason: "the address is empty") }
         guard let at = text.unicodeScalars.lastIndex(of: "@") else {
             throw AddressError(reason: "'\(text)' has no '@'")
         }
@@ -115,24 +151,34 @@ extension EmailAddress {
         let domain = String(text.unicodeScalars[text.unicodeScalars.index(after: at)...])
         try validateLocalPart(local, in: text)
         try validateDomain(domain, in: text)
+        // RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets.
+        guard text.utf8.count <= 254 else { throw AddressError(reason: "'\(text)' is longer than 254 octets") }
         return EmailAddress(localPart: local, domain: domain)
     }
 
     private static func validateLocalPart(_ local: String, in text: String) throws(AddressError) {
         guard !local.isEmpty else { throw AddressError(reason: "'\(text)' has an empty local part") }
+        // RFC 5321 §4.5.3.1.1.
         guard local.utf8.count <= 64 else { throw AddressError(reason: "'\(text)' has a local part over 64 octets") }
         let scalars = Array(local.unicodeScalars)
         if scalars.first == "\"" {
-            guard scalars.count >= 2, scalars.last == "\"" else {
-                throw AddressError(reason: "'\(text)' has an unterminated quoted local part")
+            // quoted-string: qtext (printable except '"' and '\'), spaces, and quoted-pairs of printable characters.
+            guard scalars.count >= 3, scalars.last == "\"" else {
+                throw AddressError(reason: "'\(text)' has an invalid quoted local part")
             }
             var escaped = false
             for s in scalars[1..<(scalars.count - 1)] {
-                if escaped { escaped = false; continue }
-                if s == "\\" { escaped = true; continue }
-                if s == "\"" || s.value < 0x20 || s.value == 0x7F {
-                    throw AddressError(reason: "'\(text)' has an invalid quoted local part")
+                let control = s.value < 0x20 && s != "\t" || s.value == 0x7F || (0x80..<0xA0).contains(s.value)
+                if control { throw AddressError(reason: "'\(text.debugEscaped)' has a control character") }
+                if escaped {
+                    escaped = false
+                    continue
                 }
+                if s == "\\" {
+                    escaped = true
+                    continue
+                }
+                if s == "\"" { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
             }
             if escaped { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
             return
@@ -142,31 +188,40 @@ extension EmailAddress {
                 throw AddressError(reason: "'\(text)' has an empty part between dots in its local part")
             }
             for s in atom.unicodeScalars where !isAtext(s) {
-                throw AddressError(reason: "'\(text)' has '\(s)' in its local part")
+                throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its local part")
             }
         }
     }
 
+    /// RFC 5322 §3.2.3 atext, extended by RFC 6532 §3.2 with UTF8-non-ascii. Of the non-ASCII characters we refuse
+    /// those that cannot be told apart from a space or are invisible (white space, controls, format characters,
+    /// unassigned code points): they make an address that no person can type back.
     static func isAtext(_ s: Unicode.Scalar) -> Bool {
-        if s.value >= 0x80 { return s.properties.isAlphabetic || s.properties.numericType != nil || s.value >= 0xA0 }
+        if s.value >= 0x80 { return isVisibleNonASCII(s) }
         return ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s)
             || atextSpecials.contains(s)
+    }
+
+    static func isVisibleNonASCII(_ s: Unicode.Scalar) -> Bool {
+        if s.properties.isWhitespace { return false }
+        switch s.properties.generalCategory {
+        case .control, .format, .unassigned, .surrogate, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+            return false
+        default:
+            return true
+        }
     }
 
     private static func validateDomain(_ domain: String, in text: String) throws(AddressError) {
         guard !domain.isEmpty else { throw AddressError(reason: "'\(text)' has an empty domain") }
         if domain.hasPrefix("[") {
-            guard domain.hasSuffix("]"), domain.count > 2 else {
+            guard domain.hasSuffix("]"), isValidDomainLiteral(domain.utf8.dropFirst().dropLast()) else {
                 throw AddressError(reason: "'\(text)' has an invalid domain literal")
             }
-            let inner = domain.dropFirst().dropLast()
-            let ok = inner.unicodeScalars.allSatisfy {
-                ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0) || $0 == "."
-                    || $0 == ":" || $0 == "I" || $0 == "P" || $0 == "v" || $0 == "6"
-            }
-            guard ok else { throw AddressError(reason: "'\(text)' has an invalid domain literal") }
             return
         }
+        // RFC 1035 §2.3.4 / RFC 5321 §4.5.3.1.2 (for a U-label the limit is that of its A-label, which is
+        // longer; checking the UTF-8 length is the cheap approximation).
         guard domain.utf8.count <= 253 else { throw AddressError(reason: "'\(text)' has a domain over 253 octets") }
         for label in domain.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty else { throw AddressError(reason: "'\(text)' has an empty label in its domain") }
@@ -176,11 +231,119 @@ extension EmailAddress {
             guard label.first != "-", label.last != "-" else {
                 throw AddressError(reason: "'\(text)' has a domain label that starts or ends with '-'")
             }
-            for s in label.unicodeScalars {
-                let ok = ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-"
-                    || (s.value >= 0x80 && (s.properties.isAlphabetic || s.properties.numericType != nil))
-                guard ok else { throw AddressError(reason: "'\(text)' has '\(s)' in its domain") }
+            // IDNA 2008 (RFC 5891 §4.2.3.2): a label may not start with a combining mark.
+            if let first = label.unicodeScalars.first, isMark(first) {
+                throw AddressError(reason: "'\(text)' has a domain label that starts with a combining mark")
             }
+            for s in label.unicodeScalars {
+                let ok =
+                    ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || s == "-"
+                    || (s.value >= 0x80 && (isLetterOrDigit(s) || isMark(s)))
+                guard ok else {
+                    throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its domain")
+                }
+            }
+        }
+    }
+
+    private static func isMark(_ s: Unicode.Scalar) -> Bool {
+        switch s.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: return true
+        default: return false
+        }
+    }
+
+    private static func isLetterOrDigit(_ s: Unicode.Scalar) -> Bool {
+        switch s.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber,
+            .letterNumber, .otherNumber:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// RFC 5321 §4.1.3: `[` IPv4-address-literal `]` or `[IPv6:` IPv6-addr `]`. The general form
+    /// (Standardized-tag ":" …) has no registered tag besides IPv6, so it is refused.
+    static func isValidDomainLiteral(_ inner: Substring.UTF8View) -> Bool {
+        let bytes = Array(inner)
+        let prefix = Array("IPv6:".utf8)
+        if bytes.count > prefix.count,
+            bytes[..<prefix.count].elementsEqual(prefix, by: { asciiLower($0) == asciiLower($1) })
+        {
+            return isIPv6(bytes[prefix.count...])
+        }
+        return isIPv4(bytes[...])
+    }
+
+    private static func asciiLower(_ b: UInt8) -> UInt8 { (0x41...0x5A).contains(b) ? b | 0x20 : b }
+
+    private static func isIPv4(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+            let value = part.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            guard value <= 255 else { return false }
+        }
+        return true
+    }
+
+    /// RFC 5321 §4.1.3 IPv6-addr: eight groups of 1–4 hex digits, one "::" standing for one or more zero groups,
+    /// and optionally an IPv4 address in place of the last two groups.
+    private static func isIPv6(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let colon = UInt8(ascii: ":")
+        var text = bytes
+        var maxGroups = 8
+        // An IPv4 tail (IPv6v4-full / IPv6v4-comp) takes the place of the last two groups.
+        if let lastColon = text.lastIndex(of: colon), text[(lastColon + 1)...].contains(UInt8(ascii: ".")) {
+            guard isIPv4(text[(lastColon + 1)...]) else { return false }
+            maxGroups = 6
+            text = text[...lastColon]
+            // Keep a trailing "::" (it compresses groups); drop a single trailing ":" (it only separated the tail).
+            if !(text.count >= 2 && text[text.index(before: lastColon)] == colon) { text = text.dropLast() }
+        }
+        let halves: [ArraySlice<UInt8>]
+        if let range = text.firstRange(of: [colon, colon]) {
+            if text[range.upperBound...].firstRange(of: [colon, colon]) != nil { return false }
+            halves = [text[..<range.lowerBound], text[range.upperBound...]]
+        } else {
+            halves = [text]
+        }
+        var groups = 0
+        for half in halves where !half.isEmpty {
+            for group in half.split(separator: colon, omittingEmptySubsequences: false) {
+                guard (1...4).contains(group.count), group.allSatisfy(isHexDigit) else { return false }
+                groups += 1
+            }
+        }
+        // "::" stands for at least one group of zeros.
+        return halves.count == 2 ? groups < maxGroups : groups == maxGroups
+    }
+
+    private static func isHexDigit(_ b: UInt8) -> Bool {
+        (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b)
+    }
+}
+
+extension String {
+    /// The text with control characters shown as escapes, so an error message quoting it stays on one line.
+    var debugEscaped: String {
+        guard unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return self }
+        var out = ""
+        for s in unicodeScalars { out += s.debugEscaped }
+        return out
+    }
+}
+
+extension Unicode.Scalar {
+    var debugEscaped: String {
+        switch value {
+        case 0x0D: return "\\r"
+        case 0x0A: return "\\n"
+        case 0x09: return "\\t"
+        case 0..<0x20, 0x7F, 0x80..<0xA0: return "\\u{\(String(value, radix: 16))}"
+        default: return String(self)
         }
     }
 }
