@@ -298,6 +298,10 @@ async def main():
 
 
 if __name__ == "__main__":
+    # A parent may start us with signals blocked (threads of a test runner often block them, and
+    # children inherit the mask): unblock them so SIGTERM and SIGINT stop the relay.
+    import signal
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
