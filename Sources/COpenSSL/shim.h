@@ -11,5 +11,8 @@ static inline int copenssl_set_tlsext_host_name(SSL *ssl, const char *name) {
 static inline int copenssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_min_proto_version(ctx, version);
 }
+static inline long copenssl_ctx_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
 
 #endif

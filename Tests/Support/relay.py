@@ -6,6 +6,7 @@ and records what it receives in --maildir:
 
     NNNNNN.eml    the message as received (dot-unstuffed), written first
     NNNNNN.json   its envelope: mail_from, rcpt_tos, mail_options, session, tls, auth_user
+                  (tls is true for STARTTLS and for implicit TLS alike)
     events.jsonl  one JSON object per connection and per command (AUTH arguments never logged)
 
 Behaviours for tests (each optional):
@@ -23,6 +24,10 @@ Behaviours for tests (each optional):
     --hang-after-data                never answer the final dot
     --silent                         accept connections but never send a greeting
     --inject-after-starttls          send a forged line right after "220 Ready to start TLS"
+    --no-ehlo                        answer EHLO with 502 (an old relay: the client must fall back to HELO)
+    --greeting TEXT                  a scripted relay: send TEXT (\\r and \\n escapes understood) instead
+                                     of a greeting, then read until the client leaves; for hostile-relay tests
+    --close-after-greeting           with --greeting: close the connection right after sending TEXT
     --print                          print each message to stdout (the development relay)
 """
 
@@ -84,6 +89,8 @@ class Handler:
             self.rcpt_replies[address.lower()] = parse_sequence(replies)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if self.args.no_ehlo:
+            return ["502 5.5.1 EHLO not implemented"]
         session.host_name = hostname
         extra = []
         if self.args.pipelining:
@@ -129,7 +136,7 @@ class Handler:
             "mail_options": envelope.mail_options,
             "rcpt_options": envelope.rcpt_options,
             "session": server.number,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or server.implicit_tls,
             "auth_user": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
             "helo": session.host_name,
         }
@@ -147,10 +154,11 @@ class LoggingSMTP(SMTP):
 
     counter = 0
 
-    def __init__(self, handler, recorder, inject, **kwargs):
+    def __init__(self, handler, recorder, inject, implicit_tls=False, **kwargs):
         super().__init__(handler, **kwargs)
         self.recorder = recorder
         self.inject = inject
+        self.implicit_tls = implicit_tls
 
     def connection_made(self, transport):
         is_first = self.transport is None
@@ -169,7 +177,7 @@ class LoggingSMTP(SMTP):
         if verb in ("AUTH",):
             arg = arg.split(" ")[0] if arg else ""
         self.recorder.event(session=self.number, event="command", verb=verb, arg=arg,
-                            tls=self._tls_protocol is not None)
+                            tls=self._tls_protocol is not None or self.implicit_tls)
 
 
 def _wrap(verb):
@@ -204,6 +212,21 @@ async def silent_client(reader, writer):
         writer.close()
 
 
+def scripted_client(text, close):
+    payload = text.encode("utf-8").decode("unicode_escape").encode("latin-1")
+
+    async def serve(reader, writer):
+        try:
+            writer.write(payload)
+            await writer.drain()
+            if not close:
+                await reader.read()  # wait until the client gives up
+        finally:
+            writer.close()
+
+    return serve
+
+
 async def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -227,6 +250,9 @@ async def main():
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--inject-after-starttls", action="store_true")
     parser.add_argument("--print", action="store_true")
+    parser.add_argument("--no-ehlo", action="store_true")
+    parser.add_argument("--greeting")
+    parser.add_argument("--close-after-greeting", action="store_true")
     args = parser.parse_args()
 
     if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
@@ -237,6 +263,9 @@ async def main():
 
     if args.silent:
         server = await asyncio.start_server(silent_client, args.host, args.port)
+    elif args.greeting is not None:
+        server = await asyncio.start_server(
+            scripted_client(args.greeting, args.close_after_greeting), args.host, args.port)
     else:
         tls = None
         if args.security != "none":
@@ -251,12 +280,14 @@ async def main():
             loop=loop,
         )
         if args.auth:
+            # With implicit TLS every connection is encrypted, though aiosmtpd only knows about STARTTLS.
             kwargs.update(authenticator=authenticator_for(args.auth), auth_required=True,
-                          auth_require_tls=not args.auth_plaintext)
+                          auth_require_tls=not args.auth_plaintext and args.security != "tls")
             if args.auth_mechanisms:
                 wanted = set(args.auth_mechanisms.upper().split(","))
                 kwargs["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m not in wanted]
-        factory = lambda: LoggingSMTP(handler, recorder, args.inject_after_starttls, **kwargs)
+        factory = lambda: LoggingSMTP(handler, recorder, args.inject_after_starttls,
+                                      implicit_tls=args.security == "tls", **kwargs)
         server = await loop.create_server(
             factory, args.host, args.port, ssl=tls if args.security == "tls" else None)
 
@@ -267,6 +298,10 @@ async def main():
 
 
 if __name__ == "__main__":
+    # A parent may start us with signals blocked (threads of a test runner often block them, and
+    # children inherit the mask): unblock them so SIGTERM and SIGINT stop the relay.
+    import signal
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

@@ -1,0 +1,27 @@
+/// The SMTP envelope of one message (RFC 5321 §2.3.1): who it is from and to, as addr-specs.
+public struct Envelope: Sendable, Equatable {
+    /// The reverse-path, e.g. "noreply@example.com"; "" is the null path (`MAIL FROM:<>`).
+    public var sender: String
+    /// The forward-paths, one RCPT TO each, in this order.
+    public var recipients: [String]
+    /// The message's size in octets, sent as SIZE= (RFC 1870) and checked against the relay's limit.
+    public var size: Int
+    /// The message needs SMTPUTF8 (RFC 6531): a non-ASCII address or header. Non-ASCII addresses in
+    /// the envelope are detected here as well.
+    public var needsSMTPUTF8: Bool
+    /// The data has octets above 127, sent as BODY=8BITMIME (RFC 6152) where the relay offers it.
+    public var has8BitData: Bool
+
+    public init(sender: String, recipients: [String], size: Int, needsSMTPUTF8: Bool = false, has8BitData: Bool = false) {
+        self.sender = sender
+        self.recipients = recipients
+        self.size = size
+        self.needsSMTPUTF8 = needsSMTPUTF8
+        self.has8BitData = has8BitData
+    }
+
+    /// The first envelope address with a non-ASCII character, which only an SMTPUTF8 relay takes.
+    var firstInternationalAddress: String? {
+        ([sender] + recipients).first { $0.unicodeScalars.contains { !$0.isASCII } }
+    }
+}

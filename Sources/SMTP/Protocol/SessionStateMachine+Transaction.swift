@@ -1,0 +1,151 @@
+import MailCore
+
+/// MAIL, RCPT…, DATA, the data, the final dot, RSET.
+extension SessionStateMachine {
+    /// Starts a transaction, or ends it at once when this relay cannot take the message.
+    mutating func beginTransaction(_ envelope: Envelope) -> Action {
+        guard case .ready = state else {
+            let reason = closedReason.map { "connection is not usable: \($0)" } ?? "another transaction is in progress"
+            let result = DeliveryResult.deferredAll(
+                relay: configuration.relay, recipients: envelope.recipients, reason: reason)
+            return .transactionFinished(earlyEnd(envelope, result), closeConnection: false)
+        }
+        if let refusal = refusal(of: envelope) {
+            return .transactionFinished(earlyEnd(envelope, refusal), closeConnection: false)
+        }
+        transactionCount += 1
+        var progress = TransactionProgress(
+            id: transactionCount, envelope: envelope, pipelined: capabilities.pipelining,
+            mailParameters: mailParameters(for: envelope))
+        let commands = progress.firstCommands()
+        state = .transaction(progress)
+        return .send(commands, .command)
+    }
+
+    /// The caller has the data for the transaction that got 354.
+    mutating func sendMessageData(transaction id: Int, recipients: [String]) -> Action {
+        guard case .messageData(let progress) = state, progress.id == id else {
+            let result = DeliveryResult.deferredAll(
+                relay: configuration.relay, recipients: recipients, reason: "no transaction is waiting for this data")
+            return .transactionFinished(
+                TransactionStart(transactionID: id, recipients: recipients, finished: result), closeConnection: false)
+        }
+        state = .sendingData(progress)
+        return .sendMessageData
+    }
+
+    /// The data and the final dot are written.
+    mutating func messageDataSent() -> Action {
+        guard case .sendingData(let progress) = state else { return fail("message data sent out of turn") }
+        state = .dotReply(progress)
+        return .awaitReply(.finalDot)
+    }
+
+    mutating func transactionReplied(_ reply: SMTPReply, _ progress: TransactionProgress) -> Action {
+        // RFC 5321 §3.8: 421 means the relay is closing; whatever is undecided is deferred.
+        if reply.code == 421 { return fail(reply.description, reply: reply) }
+        var progress = progress
+        let next = progress.record(reply)
+        state = .transaction(progress)
+        switch next {
+        case .awaitReply:
+            return .awaitReply(.command)
+        case .send(let commands):
+            return .send(commands, .command)
+        case .dataAccepted:
+            state = .messageData(progress)
+            return .transactionReady(progress.start())
+        case .ended:
+            return ended(progress.finished(relay: configuration.relay, failure: nil, uncertain: false))
+        case .outOfStep(let why):
+            return fail(why, reply: reply)
+        }
+    }
+
+    mutating func dotReplied(_ reply: SMTPReply, _ progress: TransactionProgress) -> Action {
+        switch reply.kind {
+        case .positiveCompletion, .transientNegative, .permanentNegative:
+            var progress = progress
+            progress.recordDotReply(reply)
+            let outcome = progress.finished(relay: configuration.relay, failure: nil, uncertain: false)
+            if reply.code == 421 {
+                state = .closed(reason: reply.description)
+                return .transactionFinished(outcome, closeConnection: true)
+            }
+            if progress.completed {
+                state = .ready
+                return .transactionFinished(outcome, closeConnection: false)
+            }
+            return ended(outcome)
+        case .positiveIntermediate, .invalid:
+            return fail("unexpected reply to the final dot: \(reply)", reply: reply)
+        }
+    }
+
+    /// A transaction that failed: RSET (RFC 5321 §4.1.1.5) so the next one starts clean, and report
+    /// the outcome once the relay agreed.
+    private mutating func ended(_ outcome: TransactionStart) -> Action {
+        state = .resetting(outcome)
+        return .send([.rset], .command)
+    }
+
+    mutating func resetReplied(_ reply: SMTPReply, _ outcome: TransactionStart) -> Action {
+        guard reply.kind == .positiveCompletion else {
+            state = .closed(reason: "RSET refused: \(reply)")
+            return .transactionFinished(outcome, closeConnection: true)
+        }
+        state = .ready
+        return .transactionFinished(outcome, closeConnection: false)
+    }
+
+    // MARK: Before MAIL
+
+    /// Why this relay cannot take the message at all, decided before MAIL so nothing is half-sent.
+    private func refusal(of envelope: Envelope) -> DeliveryResult? {
+        let relay = configuration.relay
+        if envelope.recipients.isEmpty {
+            return DeliveryResult(relay: relay, recipients: [], error: "the message has no recipients")
+        }
+        // A CR or LF in an address would end the command and start another (command injection);
+        // angle brackets would end the path. The addresses were validated at enqueue; this is the
+        // last line of defence.
+        for address in [envelope.sender] + envelope.recipients where !Self.isSafePath(address) {
+            let shown = SMTPReplyParser.sanitize(Array(address.utf8))
+            return .failedAll(relay: relay, recipients: envelope.recipients, reason: "invalid address <\(shown)>")
+        }
+        let international = envelope.firstInternationalAddress
+        if (envelope.needsSMTPUTF8 || international != nil) && !capabilities.smtpUTF8 {
+            // RFC 6531 §3.2: without SMTPUTF8 offered, such a message cannot be sent to this relay.
+            let what = international.map { "<\($0)>" } ?? "its non-ASCII header fields"
+            return .failedAll(
+                relay: relay, recipients: envelope.recipients,
+                reason: "relay does not support SMTPUTF8, needed for \(what)")
+        }
+        if let limit = capabilities.sizeLimit, envelope.size > limit {
+            // RFC 1870 §6: a message larger than the declared SIZE would be refused anyway.
+            return .failedAll(
+                relay: relay, recipients: envelope.recipients,
+                reason: "message of \(envelope.size) octets exceeds the relay's size limit of \(limit) octets")
+        }
+        return nil
+    }
+
+    /// MAIL parameters, each only when the relay offered the extension.
+    private func mailParameters(for envelope: Envelope) -> [String] {
+        var parameters: [String] = []
+        if capabilities.size { parameters.append("SIZE=\(max(envelope.size, 0))") }
+        if capabilities.eightBitMIME && envelope.has8BitData { parameters.append("BODY=8BITMIME") }
+        if capabilities.smtpUTF8 && (envelope.needsSMTPUTF8 || envelope.firstInternationalAddress != nil) {
+            parameters.append("SMTPUTF8")
+        }
+        return parameters
+    }
+
+    private static func isSafePath(_ address: String) -> Bool {
+        !address.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "<" || $0 == ">" }
+    }
+
+    private func earlyEnd(_ envelope: Envelope, _ result: DeliveryResult) -> TransactionStart {
+        TransactionStart(transactionID: 0, recipients: envelope.recipients, finished: result)
+    }
+}

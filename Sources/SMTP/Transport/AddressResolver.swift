@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One address a relay's host name resolved to, ready for connect(2).
+struct ResolvedAddress: @unchecked Sendable, CustomStringConvertible {
+    var family: Int32
+    var storage: sockaddr_storage
+    var length: socklen_t
+    /// `127.0.0.1:2525` or `[::1]:2525`, for reasons and logs.
+    var description: String
+}
+
+/// Why no connection could be made; `reason` is what a person reads.
+struct ConnectError: Error, Sendable {
+    var reason: String
+}
+
+/// Host name → addresses, with getaddrinfo(3).
+enum AddressResolver {
+    /// Every address of `host` (a name, an IPv4 literal or an IPv6 literal with or without brackets),
+    /// IPv6 and IPv4, in the order the resolver prefers (RFC 6724), for TCP to `port`.
+    ///
+    /// getaddrinfo cannot be interrupted, so a stalled DNS server is bounded only by the resolver's
+    /// own timeouts (resolv.conf), not by the relay timeout.
+    static func resolve(host: String, port: Int) throws(ConnectError) -> [ResolvedAddress] {
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(name, String(port), &hints, &list)
+        guard rc == 0, let first = list else {
+            let why = rc == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(rc))
+            throw ConnectError(reason: "cannot resolve \(name): \(why)")
+        }
+        defer { freeaddrinfo(first) }
+        var addresses: [ResolvedAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            cursor = info.pointee.ai_next
+            guard let sa = info.pointee.ai_addr, info.pointee.ai_family == AF_INET || info.pointee.ai_family == AF_INET6
+            else { continue }
+            var storage = sockaddr_storage()
+            let length = info.pointee.ai_addrlen
+            withUnsafeMutableBytes(of: &storage) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: sa, count: Int(length)))
+            }
+            let text = numericHost(sa, length)
+            let shown = info.pointee.ai_family == AF_INET6 ? "[\(text)]:\(port)" : "\(text):\(port)"
+            if addresses.contains(where: { $0.description == shown }) { continue }
+            addresses.append(
+                ResolvedAddress(family: info.pointee.ai_family, storage: storage, length: length, description: shown))
+        }
+        if addresses.isEmpty { throw ConnectError(reason: "cannot resolve \(name): no IPv4 or IPv6 address") }
+        return addresses
+    }
+
+    private static func numericHost(_ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let rc = getnameinfo(address, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST)
+        if rc != 0 { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether `host` is an IPv4 or IPv6 literal (no SNI for those, RFC 6066 §3; IP-address checks
+    /// instead of host-name checks, RFC 6125 §6.2).
+    static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
+    }
+}

@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailCore
+
+/// Plain TCP. Holds the socket until a STARTTLS upgrade hands it to a `TLSTransport`.
+final class PlainTransport: Transport {
+    let socket: Socket
+
+    init(socket: Socket) {
+        self.socket = socket
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Double) throws(TransportError) -> Int {
+        while true {
+            if let n = try io({ () throws(SyscallError) in try socket.receive(into: buffer) }) { return n }
+            guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
+                throw .timedOut
+            }
+        }
+    }
+
+    func write(_ bytes: [UInt8], stallTimeout: Double, deadline: Double?) throws(TransportError) {
+        var offset = 0
+        while offset < bytes.count {
+            // withUnsafeBytes only rethrows untyped errors, so the outcome comes out as a Result.
+            let attempt = bytes.withUnsafeBytes { raw in
+                Result { () throws(SyscallError) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+            }
+            let sent = try io { () throws(SyscallError) in try attempt.get() }
+            if let sent {
+                offset += sent
+                continue
+            }
+            let waitUntil = stallDeadline(stallTimeout, deadline, now: monotonicSeconds())
+            guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLOUT), until: waitUntil) }) else {
+                throw .timedOut
+            }
+        }
+    }
+
+    func close() {
+        socket.close()
+    }
+}
