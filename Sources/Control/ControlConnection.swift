@@ -20,6 +20,10 @@ final class ControlConnection {
     var readClosed = false
     /// Close once everything owed is written (after `too_large` or `forbidden`).
     var closeWhenFlushed = false
+    /// After a fatal answer our side is shut down and the client's remaining input is read and discarded
+    /// until it closes or this time passes: closing with unread input would send a reset, which can
+    /// destroy the answer before the client reads it.
+    var lingerUntil: Double?
 
     init(id: Int, fd: Int32, peer: PeerCredentials?) {
         self.id = id

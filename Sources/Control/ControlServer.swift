@@ -153,7 +153,7 @@ public final class ControlServer: Sendable {
                 fds.append(pollfd(fd: stopping ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
                 for connection in connections.values {
                     var events: Int32 = 0
-                    if connection.wantsInput && !stopping { events |= Int32(POLLIN) }
+                    if (connection.wantsInput && !stopping) || connection.lingerUntil != nil { events |= Int32(POLLIN) }
                     if connection.hasOutput { events |= Int32(POLLOUT) }
                     fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
@@ -168,6 +168,10 @@ public final class ControlServer: Sendable {
                 for (i, connection) in order.enumerated() {
                     let revents = Int32(fds[i + 2].revents)
                     if revents == 0 || connections[connection.id] == nil { continue }
+                    if connection.lingerUntil != nil {
+                        discardInput(connection)
+                        continue
+                    }
                     if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && connection.wantsInput && !stopping {
                         readFrom(connection)
                     } else if revents & Int32(POLLERR) != 0 {
@@ -176,7 +180,19 @@ public final class ControlServer: Sendable {
                     }
                     if connection.hasOutput { writeTo(connection) }
                 }
-                for connection in Array(connections.values) where connection.isFinished { drop(connection) }
+                let now = monotonicSeconds()
+                for connection in Array(connections.values) {
+                    if let until = connection.lingerUntil {
+                        if now > until { drop(connection) }
+                    } else if connection.isFinished {
+                        if connection.closeWhenFlushed && !connection.readClosed {
+                            shutdown(connection.fd, Int32(SHUT_WR))
+                            connection.lingerUntil = now + 2
+                        } else {
+                            drop(connection)
+                        }
+                    }
+                }
             }
             requests.finish()
             for connection in Array(connections.values) { drop(connection) }
@@ -284,6 +300,18 @@ public final class ControlServer: Sendable {
                 connection.nextSequence += 1
                 requests.yield(Incoming(connection: connection.id, sequence: sequence, line: connection.input, peer: connection.peer))
                 connection.input = []
+            }
+        }
+
+        /// Reads and drops what a lingering client still sends; closes at its EOF.
+        mutating func discardInput(_ connection: ControlConnection) {
+            for _ in 0..<16 {
+                let n = scratch.withUnsafeMutableBytes { raw in Glibc.read(connection.fd, raw.baseAddress, raw.count) }
+                if n > 0 { continue }
+                if n < 0 && (errno == EINTR) { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+                drop(connection)
+                return
             }
         }
 

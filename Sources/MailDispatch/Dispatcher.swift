@@ -215,7 +215,8 @@ public final class Dispatcher: Sendable {
             workers += 1
             runningWorkers += 1
             DedicatedThread.start(name: "delivery") { [self] in
-                DeliveryWorker(dispatcher: self).run()
+                var worker = DeliveryWorker(dispatcher: self)
+                worker.run()
                 lock.withLock {
                     runningWorkers -= 1
                     lock.broadcast()

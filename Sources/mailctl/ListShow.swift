@@ -54,7 +54,7 @@ struct Show: ParsableCommand {
             ("subject", m["subject"]?.cell ?? "-"), ("from", m["from"]?.cell ?? "-"),
             ("envelope from", m["envelope_from"]?.cell ?? "-"), ("message-id", m["message_id"]?.cell ?? "-"),
             ("size", (m["size"]?.cell ?? "0") + " bytes"), ("created", m["created_at"]?.cell ?? "-"),
-            ("next attempt", m["next_attempt_at"]?.cell ?? "-"), ("attempts", m["attempts"]?.cell ?? "0"),
+            ("next attempt", m["next_attempt_at"]?.cell ?? "-"), ("attempts", String(m["attempts"]?.arrayValue?.count ?? 0)),
             ("last error", m["last_error"]?.cell ?? "-"),
         ]
         for (name, value) in fields { print(name.padding(to: 14) + value) }

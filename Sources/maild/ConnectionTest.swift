@@ -61,7 +61,7 @@ enum ConnectionTest {
             let options = SMTPClientOptions(
                 relay: relay, heloName: heloName, finalReplyTimeout: Double(relay.timeout),
                 deadline: monotonicSeconds() + Double(relay.timeout))
-            do {
+            do throws(SMTPError) {
                 let connection = try SMTPConnection.open(options, logger: logger, transcript: transcript)
                 let envelope = Envelope(
                     sender: message.envelopeFrom, recipients: message.recipients, size: message.bytes.count,

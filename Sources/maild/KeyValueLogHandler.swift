@@ -27,12 +27,11 @@ struct KeyValueLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    func log(event: LogEvent) {
+        let level = event.level
+        let message = event.message
         var fields = self.metadata
-        if let explicit { fields.merge(explicit) { $1 } }
+        if let explicit = event.metadata { fields.merge(explicit) { $1 } }
         var out = ""
         if KeyValueLogHandler.withTime { out += "time=\(SystemWallClock().now().rfc3339) " }
         out += "level=\(KeyValueLogHandler.name(level))"

@@ -30,7 +30,7 @@ final class Reloader: Sendable {
             notifier?.reloading()
             defer { notifier?.send("READY=1") }
             let old = store.current
-            do {
+            do throws(ConfigError) {
                 let new = try ConfigLoader.load(path: old.path, environment: environment)
                 for warning in new.warnings {
                     logger.warning("configuration warning", metadata: ["event": "config_warning", "detail": "\(warning)"])

@@ -50,7 +50,7 @@ import Testing
         #expect(throws: Never.self) { try JSONParser.parse(ok) }
     }
 
-    @Test func serializesControlCharactersEscaped() {
+    @Test func serializesControlCharactersEscaped() throws {
         let value: JSONValue = ["s": .string("a\"b\\c\n\u{01}ç")]
         #expect(value.jsonText == #"{"s":"a\"b\\c\n\u0001ç"}"#)
         #expect(try JSONParser.parse(value.jsonText) == value)

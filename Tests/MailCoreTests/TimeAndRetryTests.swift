@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct TimestampTests {
     @Test func formatsRFC3339AndRFC5322() {
-        let t = Timestamp(seconds: 1_795_000_000)  // 2026-11-18T07:06:40Z, a Wednesday
-        #expect(t.rfc3339 == "2026-11-18T07:06:40Z")
-        #expect(t.rfc5322 == "Wed, 18 Nov 2026 07:06:40 +0000")
+        let t = Timestamp(seconds: 1_795_000_000)  // 2026-11-18T11:06:40Z, a Wednesday
+        #expect(t.rfc3339 == "2026-11-18T11:06:40Z")
+        #expect(t.rfc5322 == "Wed, 18 Nov 2026 11:06:40 +0000")
         #expect(Timestamp(seconds: 0).rfc5322 == "Thu, 1 Jan 1970 00:00:00 +0000")
         #expect(Timestamp(seconds: 951_782_400).rfc3339 == "2000-02-29T00:00:00Z")
     }

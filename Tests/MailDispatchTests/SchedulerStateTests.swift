@@ -45,17 +45,21 @@ import Testing
     }
 
     @Test func neverMoreThanMaxConnectionsAndADeadRelayLeavesRoomForOthers() {
-        var s = SchedulerState(maxConnections: 6, relayConnections: 4)
+        var s = SchedulerState(maxConnections: 10, relayConnections: 4)
         s.add(Self.messages(50, company: "dead"), policy: Self.route)  // 50 immediate messages to relay d
         s.add(Self.messages(500, company: "beta", from: 1000), policy: Self.route)
         var jobs: [DeliveryJob] = []
         while let job = s.nextJob(quota: 500) { jobs.append(job) }
-        #expect(jobs.count == 6 && s.active == 6)
-        let toDead = jobs.filter { $0.relayKey == Self.policy("d").relay.key }.count
-        #expect(toDead == 4)  // relay_connections caps the dead relay
-        #expect(jobs.filter { $0.relayKey == Self.policy("b").relay.key }.count == 2)
-        s.jobFinished(jobs[0])
-        #expect(s.nextJob(quota: 500) != nil)
+        // relay_connections caps each relay: the dead one can hold 4 connections, never all of them.
+        #expect(jobs.filter { $0.relayKey == Self.policy("d").relay.key }.count == 4)
+        #expect(jobs.filter { $0.relayKey == Self.policy("b").relay.key }.count == 4)
+        #expect(s.active == 8)
+        s.add(Self.messages(5, company: "acme", from: 2000), policy: Self.route)
+        #expect(s.nextJob(quota: 500)?.relayKey == Self.policy("a").relay.key)
+        #expect(s.nextJob(quota: 500) == nil)  // a free slot, but every relay with work is at its share
+        var full = SchedulerState(maxConnections: 2, relayConnections: 2)
+        full.add(Self.messages(500, company: "beta"), policy: Self.route)
+        #expect(full.nextJob(quota: 500) != nil && full.nextJob(quota: 500) != nil && full.nextJob(quota: 500) == nil)
     }
 
     @Test func roundRobinGivesEveryRelayATurn() {

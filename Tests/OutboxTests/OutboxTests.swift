@@ -13,7 +13,7 @@ final class TestClock: WallClock, @unchecked Sendable {
 }
 
 /// A fresh outbox file in its own directory, removed afterwards.
-final class OutboxFixture {
+final class OutboxFixture: @unchecked Sendable {
     let directory: String
     let clock = TestClock()
     let outbox: Outbox

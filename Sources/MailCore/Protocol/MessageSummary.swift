@@ -114,8 +114,10 @@ public struct MessageDetail: Sendable, Equatable {
     /// True when some attempt's outcome is uncertain (its final-dot reply never came).
     public var uncertain: Bool { attempts.contains(where: \.uncertain) }
 
+    /// The summary's members with `attempts` as the list of attempts rather than their count (the two
+    /// share a name in SPEC §3; the count is the list's length).
     public var json: JSONValue {
-        var members = summary.jsonMembers
+        var members = summary.jsonMembers.filter { $0.0 != "attempts" }
         members.append(("message_id", .string(messageID)))
         members.append(("envelope_from", .string(envelopeFrom)))
         members.append(("size", .int(size)))
