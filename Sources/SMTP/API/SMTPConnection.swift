@@ -159,12 +159,18 @@ public final class SMTPConnection {
             }
             do {
                 let count = try transport.read(into: readBuffer, deadline: deadline)
-                if count == 0 { return machine.transportFailed(.closed(midReply: parser.hasPartialReply)) }
+                if count == 0 { return closedByRelay() }
                 parser.append(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
+            } catch .closed {
+                return closedByRelay()
             } catch {
                 return machine.transportFailed(failure(error, waited: max(deadline - started, 0)))
             }
         }
+    }
+
+    private func closedByRelay() -> SessionStateMachine.Action {
+        machine.transportFailed(.closed(midReply: parser.hasPartialReply))
     }
 
     private func startTLS() -> SessionStateMachine.Action {
@@ -223,6 +229,7 @@ public final class SMTPConnection {
     private func failure(_ error: TransportError, waited: Double) -> SessionStateMachine.TransportFailure {
         switch error {
         case .timedOut: return .timedOut(seconds: waited)
+        case .closed: return .closed(midReply: parser.hasPartialReply)
         case .io(let what): return .io(what)
         case .tls(let what): return .tls(what)
         }

@@ -15,7 +15,13 @@ final class PlainTransport: Transport {
 
     func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Double) throws(TransportError) -> Int {
         while true {
-            if let n = try io({ () throws(SyscallError) in try socket.receive(into: buffer) }) { return n }
+            let received: Int?
+            do {
+                received = try io { () throws(SyscallError) in try socket.receive(into: buffer) }
+            } catch .closed {
+                return 0  // a reset reads as the end of the stream
+            }
+            if let n = received { return n }
             guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
                 throw .timedOut
             }

@@ -81,7 +81,7 @@ final class TLSTransport: Transport {
                     SSL_write_ex(ssl, raw.baseAddress! + offset, raw.count - offset, &written)
                 }
             }
-            if outcome == .closed { throw .io("relay closed the TLS session") }
+            if outcome == .closed { throw .closed }
             offset += written
         }
     }
@@ -124,7 +124,7 @@ final class TLSTransport: Transport {
                     if result != Int(X509_V_OK) { throw .tls(verifyFailure(result)) }
                 }
                 if code == SSL_ERROR_SYSCALL, entries.isEmpty {
-                    if systemError == 0 { return .closed }
+                    if systemError == 0 || systemError == ECONNRESET || systemError == EPIPE { return .closed }
                     throw .io("TLS: \(String(cString: strerror(systemError)))")
                 }
                 if entries.contains(where: \.isUnexpectedEOF) { return .closed }
