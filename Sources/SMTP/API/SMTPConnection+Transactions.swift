@@ -29,8 +29,9 @@ extension SMTPConnection {
         switch action {
         case .transactionFinished(let outcome, _):
             log(outcome)
-            return outcome.finished ?? DeliveryResult.deferredAll(
-                relay: options.relay.endpoint, recipients: start.recipients, reason: "internal error: no outcome")
+            return outcome.finished
+                ?? DeliveryResult.deferredAll(
+                    relay: options.relay.endpoint, recipients: start.recipients, reason: "internal error: no outcome")
         default:
             return internalError(action, recipients: start.recipients).finished!
         }

@@ -1,10 +1,11 @@
+import Logging
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import MailCore
 
 /// One SMTP session with a relay, carried out over a blocking-by-`poll` socket.
 ///
@@ -193,7 +194,8 @@ public final class SMTPConnection {
             transport = tls
             let description = try tls.handshake(deadline: deadline)
             let verification =
-                relay.tlsVerify ? "certificate verified for \(relay.host)" : "certificate NOT verified (tls_verify = false)"
+                relay.tlsVerify
+                ? "certificate verified for \(relay.host)" : "certificate NOT verified (tls_verify = false)"
             record("-- TLS established: \(description), \(verification)")
             logger.debug("smtp TLS established", metadata: ["tls": "\(description)", "verified": "\(relay.tlsVerify)"])
             return machine.tlsEstablished()

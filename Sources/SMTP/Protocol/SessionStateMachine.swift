@@ -10,8 +10,9 @@ import MailCore
 ///       │                   │ starttls: STARTTLS ─▶ tlsHandshake ─▶ ehlo (capabilities forgotten)
 ///       └(tls)─▶ tlsHandshake ─▶ greeting
 ///     ehlo/helo ─▶ auth (PLAIN, else LOGIN) ─▶ ready
-///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply ─▶ ready
-///     transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready;   ready ─▶ quitting (QUIT) ─▶ closed
+///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply
+///     dotReply ─(2xx)─▶ ready;   transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready
+///     ready ─▶ quitting (QUIT) ─▶ closed
 ///     any ─(421, lost connection, timeout, nonsense)─▶ closed
 struct SessionStateMachine {
     struct Configuration: Sendable, Equatable {

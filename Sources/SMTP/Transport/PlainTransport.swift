@@ -1,9 +1,10 @@
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MailCore
 
 /// Plain TCP. Holds the socket until a STARTTLS upgrade hands it to a `TLSTransport`.
 final class PlainTransport: Transport {

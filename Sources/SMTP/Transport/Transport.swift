@@ -34,7 +34,7 @@ extension Transport {
 func io<T>(_ body: () throws(SyscallError) -> T) throws(TransportError) -> T {
     do {
         return try body()
-    } catch where error.isPeerGone {
+    } catch  where error.isPeerGone {
         throw .closed
     } catch {
         throw .io(error.description)

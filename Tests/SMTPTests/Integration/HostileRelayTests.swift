@@ -23,7 +23,8 @@ extension IntegrationTests {
             options.deadline = monotonicSeconds() + 1
             let outcome = await session(options, [])
             let reason = outcome.openError?.reason ?? ""
-            #expect(reason.hasPrefix("timed out after ") && reason.hasSuffix(" s waiting for the greeting"), "\(reason)")
+            #expect(
+                reason.hasPrefix("timed out after ") && reason.hasSuffix(" s waiting for the greeting"), "\(reason)")
             #expect(outcome.seconds < 5)
         }
 
@@ -35,7 +36,10 @@ extension IntegrationTests {
         }
 
         @Test(arguments: [
-            ("220 " + String(repeating: "x", count: 600) + "\\r\\n", "reply line longer than 512 octets in the greeting"),
+            (
+                "220 " + String(repeating: "x", count: 600) + "\\r\\n",
+                "reply line longer than 512 octets in the greeting"
+            ),
             ("hello there\\r\\n", "malformed reply line \"hello there\" in the greeting"),
             ("220-relay.test\\r\\n550 mixed\\r\\n", "multi-line reply mixes codes 220 and 550 in the greeting"),
             ("421 4.3.2 too busy\\r\\n", "relay refused the session: 421 4.3.2 too busy"),
@@ -87,11 +91,14 @@ extension IntegrationTests {
             connected.socket.close()
 
             do {
-                _ = try TCPConnector.connect(to: Array(addresses.prefix(1)) + addresses.prefix(1), timeout: 5, deadline: nil)
+                _ = try TCPConnector.connect(
+                    to: Array(addresses.prefix(1)) + addresses.prefix(1), timeout: 5, deadline: nil)
                 Issue.record("connected to a port nothing listens on")
             } catch {
                 let v6 = "[::1]:\(relay.port)"
-                #expect(error.reason.hasSuffix(v6) && error.reason.components(separatedBy: "; ").count == 2, "\(error.reason)")
+                #expect(
+                    error.reason.hasSuffix(v6) && error.reason.components(separatedBy: "; ").count == 2,
+                    "\(error.reason)")
             }
         }
 
@@ -115,8 +122,8 @@ extension IntegrationTests {
                 await session(relaySettings(mismatch, host: "localhost", security: .tls, caFile: certs.caFile), []),
                 await session(
                     SMTPClientOptions(
-                        relay: RelaySettings(host: "127.0.0.1", port: refusedPort, timeout: 5), heloName: "client.test"),
-                    []),
+                        relay: RelaySettings(host: "127.0.0.1", port: refusedPort, timeout: 5), heloName: "client.test"
+                    ), []),
             ]
             #expect(outcomes.filter { $0.openError != nil }.count == 5)
             #expect(outcomes[3].results.first?.uncertain == true)

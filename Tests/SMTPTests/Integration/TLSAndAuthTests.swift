@@ -24,7 +24,9 @@ extension IntegrationTests {
             var arguments = ["--security", security.rawValue] + extra
             if let certificate { arguments += ["--cert", certificate.cert, "--key", certificate.key] }
             if auth != .none {
-                arguments += ["--auth", "\(Self.user):\(Self.password)", "--auth-mechanisms", auth.rawValue.uppercased()]
+                arguments += [
+                    "--auth", "\(Self.user):\(Self.password)", "--auth-mechanisms", auth.rawValue.uppercased(),
+                ]
                 if security == .none { arguments.append("--auth-plaintext") }
             }
             return try RelayProcess(arguments, in: dir)
@@ -39,8 +41,9 @@ extension IntegrationTests {
                 relay, host: "localhost", security: security, auth: auth == .none ? nil : (Self.user, Self.password),
                 caFile: certs.caFile, allowPlaintextAuth: security == .none)
             let capture = LogCapture()
-            let outcome = await session(options, [OutgoingMessage(to: ["a@example.com"], data: sampleMessage)],
-                                        logger: testLogger(capture))
+            let outcome = await session(
+                options, [OutgoingMessage(to: ["a@example.com"], data: sampleMessage)],
+                logger: testLogger(capture))
             #expect(outcome.openError == nil, "\(outcome.transcript)")
             #expect(outcome.results.first?.summary == "delivered")
             let recorded = try #require(try relay.messages().first)
@@ -70,8 +73,9 @@ extension IntegrationTests {
             let plain = Data([0] + Array(Self.user.utf8) + [0] + Array(Self.password.utf8)).base64EncodedString()
             let login = Data(Self.password.utf8).base64EncodedString()
             for line in lines {
-                #expect(!line.contains(Self.password) && !line.contains(plain) && !line.contains(login),
-                        "secret in \(line)", sourceLocation: sourceLocation)
+                #expect(
+                    !line.contains(Self.password) && !line.contains(plain) && !line.contains(login),
+                    "secret in \(line)", sourceLocation: sourceLocation)
             }
         }
 
@@ -148,7 +152,8 @@ extension IntegrationTests {
             // Offers AUTH in plaintext: a client that fell back would send its credentials now.
             let relay = try relay(.none, .plain, certificate: nil, in: dir)
             let options = relaySettings(
-                relay, host: "localhost", security: .starttls, auth: (Self.user, Self.password), allowPlaintextAuth: true)
+                relay, host: "localhost", security: .starttls, auth: (Self.user, Self.password),
+                allowPlaintextAuth: true)
             let outcome = await session(options, [OutgoingMessage(to: ["a@example.com"], data: "x\r\n")])
             #expect(outcome.openError?.reason == "relay does not offer STARTTLS")
             #expect(outcome.openError?.isPermanent == false)
@@ -158,13 +163,17 @@ extension IntegrationTests {
         @Test func linesInjectedBeforeTheHandshakeAreDiscarded() async throws {
             let dir = try TemporaryDirectory()
             let certs = try TestCertificates(in: dir)
-            let relay = try relay(.starttls, .plain, certificate: certs.server, extra: ["--inject-after-starttls"], in: dir)
+            let relay = try relay(
+                .starttls, .plain, certificate: certs.server, extra: ["--inject-after-starttls"], in: dir)
             let options = relaySettings(
                 relay, host: "localhost", security: .starttls, auth: (Self.user, Self.password), caFile: certs.caFile)
             let outcome = await session(options, [OutgoingMessage(to: ["a@example.com"], data: sampleMessage)])
             #expect(outcome.openError == nil, "\(outcome.transcript)")
             #expect(outcome.results.first?.summary == "delivered")
-            #expect(outcome.transcript.contains { $0.hasPrefix("-- discarded ") && $0.hasSuffix(" bytes received before the TLS handshake") })
+            #expect(
+                outcome.transcript.contains {
+                    $0.hasPrefix("-- discarded ") && $0.hasSuffix(" bytes received before the TLS handshake")
+                })
             #expect(!outcome.transcript.contains { $0.contains("forged") })
             #expect(try relay.messages().first?.authUser == Self.user)
         }
@@ -184,7 +193,8 @@ extension IntegrationTests {
             let certs = try TestCertificates(in: dir)
             let relay = try relay(.tls, mode, certificate: certs.server, in: dir)
             let options = relaySettings(
-                relay, host: "localhost", security: .tls, auth: (Self.user, "wrong " + Self.password), caFile: certs.caFile)
+                relay, host: "localhost", security: .tls, auth: (Self.user, "wrong " + Self.password),
+                caFile: certs.caFile)
             let capture = LogCapture()
             let outcome = await session(options, [], logger: testLogger(capture))
             let error = try #require(outcome.openError)

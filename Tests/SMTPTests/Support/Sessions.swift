@@ -114,7 +114,8 @@ struct CapturingLogHandler: LogHandler {
 func openSocketCount() -> Int {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return entries.filter { entry in
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry))?.hasPrefix("socket:") == true
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry))?.hasPrefix("socket:")
+            == true
     }.count
 }
 
