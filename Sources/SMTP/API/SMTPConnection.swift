@@ -32,8 +32,10 @@ public final class SMTPConnection {
             configuration: .init(
                 relay: relay.endpoint, security: relay.security, heloName: Self.heloName(options.heloName),
                 credentials: relay.auth ? .init(username: relay.username, password: relay.password) : nil,
-                allowPlaintextAuth: relay.allowPlaintextAuth))
+                allowPlaintextAuth: relay.allowPlaintextAuth, sessionNumber: Self.sessions.next()))
     }
+
+    private static let sessions = SessionCounter()
 
     deinit {
         transport?.close()

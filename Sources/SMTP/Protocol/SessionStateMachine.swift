@@ -24,6 +24,9 @@ struct SessionStateMachine {
         var credentials: Credentials?
         /// SPEC §2.1 `allow_plaintext_auth`.
         var allowPlaintextAuth: Bool
+        /// Distinguishes this session's transactions from every other session's in the process, so a
+        /// `TransactionStart` handed to the wrong connection cannot finish that one's transaction.
+        var sessionNumber: Int = 0
     }
 
     struct Credentials: Sendable, Equatable {
@@ -107,6 +110,7 @@ struct SessionStateMachine {
 
     init(configuration: Configuration) {
         self.configuration = configuration
+        self.transactionCount = configuration.sessionNumber << 32
     }
 
     /// Whether the connection can still carry transactions.

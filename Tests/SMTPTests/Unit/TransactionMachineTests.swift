@@ -340,6 +340,35 @@ struct TransactionMachineTests {
         #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData)
     }
 
+    @Test func transactionOfAnotherSessionCannotSendData() {
+        var mine = F.ready()
+        var other = SessionStateMachine(
+            configuration: .init(
+                relay: F.relay, security: .none, heloName: "client.test", credentials: nil, allowPlaintextAuth: false,
+                sessionNumber: 7))
+        _ = other.start()
+        _ = other.replyReceived(F.reply(220))
+        _ = other.replyReceived(F.ehlo())
+        for m in [0, 1] {
+            let envelope = F.envelope("a@example.com")
+            _ = m == 0 ? mine.beginTransaction(envelope) : other.beginTransaction(envelope)
+            for code in [250, 250] {
+                _ = m == 0 ? mine.replyReceived(F.reply(code)) : other.replyReceived(F.reply(code))
+            }
+        }
+        guard case .transactionReady(let start) = mine.replyReceived(F.reply(354)),
+            case .transactionReady = other.replyReceived(F.reply(354))
+        else {
+            Issue.record("DATA not accepted")
+            return
+        }
+        #expect(
+            F.result(other.sendMessageData(transaction: start.transactionID, recipients: start.recipients))?.error
+                == "no transaction is waiting for this data")
+        #expect(
+            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData)
+    }
+
     @Test func quitDuringDataOnlyCloses() {
         var m = F.ready()
         _ = m.beginTransaction(F.envelope("a@example.com"))
