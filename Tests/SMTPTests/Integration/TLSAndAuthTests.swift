@@ -59,6 +59,7 @@ extension IntegrationTests {
                 #expect(events.filter { $0.verb == "MAIL" }.allSatisfy { $0.tls == true })
                 #expect(outcome.transcript.contains { $0.hasPrefix("-- TLS established: TLSv1.") })
                 #expect(outcome.transcript.contains { $0.contains("certificate verified for localhost") })
+                #expect(events.filter { $0.event == "sni" }.map(\.serverName) == ["localhost"])
             }
             if security == .starttls {
                 #expect(events.compactMap(\.verb).prefix(3) == ["EHLO", "STARTTLS", "EHLO"])
@@ -87,6 +88,9 @@ extension IntegrationTests {
             let outcome = await session(options, [OutgoingMessage(to: ["a@example.com"], data: "x\r\n")])
             #expect(outcome.openError == nil)
             #expect(outcome.results.first?.summary == "delivered")
+            // RFC 6066 §3: no SNI for an address literal.
+            let sni = try relay.events().filter { $0.event == "sni" }
+            #expect(sni.count == 1 && sni.first?.serverName == nil)
         }
 
         @Test(arguments: [TransportSecurity.starttls, .tls])
