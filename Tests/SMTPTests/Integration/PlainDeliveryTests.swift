@@ -133,11 +133,15 @@ extension IntegrationTests {
         @Test func connectionDroppedAfterTheDataIsUncertain() async throws {
             let dir = try TemporaryDirectory()
             let relay = try RelayProcess(["--drop-after-data"], in: dir)
-            let result = try #require(
-                await session(relaySettings(relay), [OutgoingMessage(to: ["a@example.com"], data: sampleMessage)])
-                    .results.first)
+            let message = OutgoingMessage(to: ["a@example.com"], data: sampleMessage)
+            let outcome = await session(relaySettings(relay), [message])
+            let result = try #require(outcome.results.first)
             #expect(result.uncertain)
             #expect(result.error == "relay closed the connection while waiting for the reply to the final dot")
+            #expect(
+                outcome.transcript.contains(
+                    "-- deferred: relay closed the connection while waiting for the reply to the final dot"
+                        + " (uncertain: the relay may have accepted the message)"))
             #expect(result.summary == "deferred")
         }
 
