@@ -7,7 +7,8 @@ and records what it receives in --maildir:
     NNNNNN.eml    the message as received (dot-unstuffed), written first
     NNNNNN.json   its envelope: mail_from, rcpt_tos, mail_options, session, tls, auth_user
                   (tls is true for STARTTLS and for implicit TLS alike)
-    events.jsonl  one JSON object per connection and per command (AUTH arguments never logged)
+    events.jsonl  one JSON object per connection and per command (AUTH arguments never logged), and
+                  {"event": "sni", "server_name": NAME or null} per TLS handshake
 
 Behaviours for tests (each optional):
     --security none|starttls|tls     STARTTLS offered, or TLS from the first byte
@@ -200,7 +201,8 @@ def authenticator_for(credentials):
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user
               and auth_data.password.decode() == password)
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        # handled=False: aiosmtpd then answers a failure with 535 itself (by default it sends nothing).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return authenticate
 
@@ -271,6 +273,8 @@ async def main():
         if args.security != "none":
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(args.cert, args.key)
+            # Called with None when the client sent no SNI (as it must not for an IP literal).
+            tls.sni_callback = lambda ssl_object, name, context: recorder.event(event="sni", server_name=name)
         handler = Handler(args, recorder)
         kwargs = dict(
             hostname="relay.test",

@@ -12,7 +12,8 @@ public struct Envelope: Sendable, Equatable {
     /// The data has octets above 127, sent as BODY=8BITMIME (RFC 6152) where the relay offers it.
     public var has8BitData: Bool
 
-    public init(sender: String, recipients: [String], size: Int, needsSMTPUTF8: Bool = false, has8BitData: Bool = false) {
+    public init(sender: String, recipients: [String], size: Int, needsSMTPUTF8: Bool = false, has8BitData: Bool = false)
+    {
         self.sender = sender
         self.recipients = recipients
         self.size = size

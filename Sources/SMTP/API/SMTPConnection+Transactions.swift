@@ -29,8 +29,9 @@ extension SMTPConnection {
         switch action {
         case .transactionFinished(let outcome, _):
             log(outcome)
-            return outcome.finished ?? DeliveryResult.deferredAll(
-                relay: options.relay.endpoint, recipients: start.recipients, reason: "internal error: no outcome")
+            return outcome.finished
+                ?? DeliveryResult.deferredAll(
+                    relay: options.relay.endpoint, recipients: start.recipients, reason: "internal error: no outcome")
         default:
             return internalError(action, recipients: start.recipients).finished!
         }
@@ -41,8 +42,13 @@ extension SMTPConnection {
         finishTransaction(beginTransaction(envelope), data: data)
     }
 
+    /// Notes the outcome in the transcript (the `test` request shows it) and the log.
     private func log(_ outcome: TransactionStart) {
         guard let result = outcome.finished else { return }
+        var line = "-- \(result.summary)"
+        if let error = result.error { line += ": \(error)" }
+        if result.uncertain { line += " (uncertain: the relay may have accepted the message)" }
+        record(line)
         var metadata: Logger.Metadata = ["outcome": "\(result.summary)", "recipients": "\(result.recipients.count)"]
         if let error = result.error { metadata["reason"] = "\(error)" }
         if result.uncertain { metadata["uncertain"] = "true" }

@@ -1,10 +1,11 @@
+import Logging
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import MailCore
 
 /// One SMTP session with a relay, carried out over a blocking-by-`poll` socket.
 ///
@@ -31,8 +32,10 @@ public final class SMTPConnection {
             configuration: .init(
                 relay: relay.endpoint, security: relay.security, heloName: Self.heloName(options.heloName),
                 credentials: relay.auth ? .init(username: relay.username, password: relay.password) : nil,
-                allowPlaintextAuth: relay.allowPlaintextAuth))
+                allowPlaintextAuth: relay.allowPlaintextAuth, sessionNumber: Self.sessions.next()))
     }
+
+    private static let sessions = SessionCounter()
 
     deinit {
         transport?.close()
@@ -159,12 +162,18 @@ public final class SMTPConnection {
             }
             do {
                 let count = try transport.read(into: readBuffer, deadline: deadline)
-                if count == 0 { return machine.transportFailed(.closed(midReply: parser.hasPartialReply)) }
+                if count == 0 { return closedByRelay() }
                 parser.append(UnsafeRawBufferPointer(rebasing: readBuffer[..<count]))
+            } catch .closed {
+                return closedByRelay()
             } catch {
                 return machine.transportFailed(failure(error, waited: max(deadline - started, 0)))
             }
         }
+    }
+
+    private func closedByRelay() -> SessionStateMachine.Action {
+        machine.transportFailed(.closed(midReply: parser.hasPartialReply))
     }
 
     private func startTLS() -> SessionStateMachine.Action {
@@ -187,7 +196,8 @@ public final class SMTPConnection {
             transport = tls
             let description = try tls.handshake(deadline: deadline)
             let verification =
-                relay.tlsVerify ? "certificate verified for \(relay.host)" : "certificate NOT verified (tls_verify = false)"
+                relay.tlsVerify
+                ? "certificate verified for \(relay.host)" : "certificate NOT verified (tls_verify = false)"
             record("-- TLS established: \(description), \(verification)")
             logger.debug("smtp TLS established", metadata: ["tls": "\(description)", "verified": "\(relay.tlsVerify)"])
             return machine.tlsEstablished()
@@ -223,6 +233,7 @@ public final class SMTPConnection {
     private func failure(_ error: TransportError, waited: Double) -> SessionStateMachine.TransportFailure {
         switch error {
         case .timedOut: return .timedOut(seconds: waited)
+        case .closed: return .closed(midReply: parser.hasPartialReply)
         case .io(let what): return .io(what)
         case .tls(let what): return .tls(what)
         }

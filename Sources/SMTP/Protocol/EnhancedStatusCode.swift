@@ -6,7 +6,8 @@ extension SMTPReply {
     /// class matches the reply's first digit (RFC 2034 §4); continuation lines that repeat the same
     /// code lose it too, so `description` shows it once.
     func splittingEnhancedCode() -> SMTPReply {
-        guard enhancedCode == nil, let first = lines.first, let (enhanced, rest) = Self.enhancedPrefix(first, code: code)
+        guard enhancedCode == nil, let first = lines.first,
+            let (enhanced, rest) = Self.enhancedPrefix(first, code: code)
         else { return self }
         var split = self
         split.enhancedCode = enhanced

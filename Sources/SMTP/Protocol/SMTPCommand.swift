@@ -4,8 +4,16 @@ import MailCore
 /// line when it carries a credential.
 struct SMTPCommand: Sendable, Equatable, CustomStringConvertible {
     enum Verb: String, Sendable {
-        case ehlo = "EHLO", helo = "HELO", starttls = "STARTTLS", auth = "AUTH", authResponse = "AUTH response"
-        case mail = "MAIL", rcpt = "RCPT", data = "DATA", rset = "RSET", quit = "QUIT"
+        case ehlo = "EHLO"
+        case helo = "HELO"
+        case starttls = "STARTTLS"
+        case auth = "AUTH"
+        case authResponse = "AUTH response"
+        case mail = "MAIL"
+        case rcpt = "RCPT"
+        case data = "DATA"
+        case rset = "RSET"
+        case quit = "QUIT"
     }
 
     var verb: Verb

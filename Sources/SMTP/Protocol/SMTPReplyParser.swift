@@ -83,7 +83,9 @@ struct SMTPReplyParser {
     }
 
     /// `Reply-code [ SP textstring ] CRLF` or `Reply-code "-" [ textstring ] CRLF` (RFC 5321 §4.2).
-    private static func parse(_ line: ArraySlice<UInt8>) throws(ReplyParseError) -> (code: Int, isLast: Bool, text: String) {
+    private static func parse(_ line: ArraySlice<UInt8>) throws(ReplyParseError) -> (
+        code: Int, isLast: Bool, text: String
+    ) {
         let bytes = Array(line)
         guard bytes.count >= 3, (0x32...0x35).contains(bytes[0]), (0x30...0x39).contains(bytes[1]),
             (0x30...0x39).contains(bytes[2])
@@ -101,9 +103,11 @@ struct SMTPReplyParser {
         guard text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
             return text
         }
-        return String(String.UnicodeScalarView(text.unicodeScalars.map {
-            $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F ? "?" : $0
-        }))
+        return String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map {
+                    $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F ? "?" : $0
+                }))
     }
 }
 

@@ -76,7 +76,8 @@ extension SessionStateMachine {
             state = .auth(.loginStart)
             return .send([.authLogin], .command)
         }
-        return fail("relay offers no AUTH mechanism this client supports (PLAIN, LOGIN); it offers \(offered.joined(separator: " "))")
+        let list = offered.joined(separator: " ")
+        return fail("relay offers no AUTH mechanism this client supports (PLAIN, LOGIN); it offers \(list)")
     }
 
     mutating func authReplied(_ reply: SMTPReply, step: AuthStep) -> Action {

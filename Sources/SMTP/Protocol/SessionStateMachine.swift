@@ -10,8 +10,9 @@ import MailCore
 ///       │                   │ starttls: STARTTLS ─▶ tlsHandshake ─▶ ehlo (capabilities forgotten)
 ///       └(tls)─▶ tlsHandshake ─▶ greeting
 ///     ehlo/helo ─▶ auth (PLAIN, else LOGIN) ─▶ ready
-///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply ─▶ ready
-///     transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready;   ready ─▶ quitting (QUIT) ─▶ closed
+///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply
+///     dotReply ─(2xx)─▶ ready;   transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready
+///     ready ─▶ quitting (QUIT) ─▶ closed
 ///     any ─(421, lost connection, timeout, nonsense)─▶ closed
 struct SessionStateMachine {
     struct Configuration: Sendable, Equatable {
@@ -23,6 +24,9 @@ struct SessionStateMachine {
         var credentials: Credentials?
         /// SPEC §2.1 `allow_plaintext_auth`.
         var allowPlaintextAuth: Bool
+        /// Distinguishes this session's transactions from every other session's in the process, so a
+        /// `TransactionStart` handed to the wrong connection cannot finish that one's transaction.
+        var sessionNumber: Int = 0
     }
 
     struct Credentials: Sendable, Equatable {
@@ -106,6 +110,7 @@ struct SessionStateMachine {
 
     init(configuration: Configuration) {
         self.configuration = configuration
+        self.transactionCount = configuration.sessionNumber << 32
     }
 
     /// Whether the connection can still carry transactions.

@@ -4,7 +4,9 @@ import MailCore
 /// which replies are still owed, in order, and what they mean for each recipient. Pure.
 struct TransactionProgress: Sendable, Equatable {
     enum Step: Sendable, Equatable {
-        case mail, rcpt(Int), data
+        case mail
+        case rcpt(Int)
+        case data
 
         var verb: String {
             switch self {
@@ -80,7 +82,8 @@ struct TransactionProgress: Sendable, Equatable {
     mutating func record(_ reply: SMTPReply) -> Next {
         guard !awaiting.isEmpty else { return .outOfStep("unexpected reply \(reply)") }
         let step = awaiting.removeFirst()
-        let isAnswer = reply.kind == .positiveCompletion || reply.kind == .transientNegative
+        let isAnswer =
+            reply.kind == .positiveCompletion || reply.kind == .transientNegative
             || reply.kind == .permanentNegative
         switch step {
         case .mail:

@@ -1,9 +1,10 @@
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MailCore
 
 /// Plain TCP. Holds the socket until a STARTTLS upgrade hands it to a `TLSTransport`.
 final class PlainTransport: Transport {
@@ -15,7 +16,13 @@ final class PlainTransport: Transport {
 
     func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Double) throws(TransportError) -> Int {
         while true {
-            if let n = try io({ () throws(SyscallError) in try socket.receive(into: buffer) }) { return n }
+            let received: Int?
+            do {
+                received = try io { () throws(SyscallError) in try socket.receive(into: buffer) }
+            } catch .closed {
+                return 0  // a reset reads as the end of the stream
+            }
+            if let n = received { return n }
             guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
                 throw .timedOut
             }

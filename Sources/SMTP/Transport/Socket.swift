@@ -1,9 +1,10 @@
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MailCore
 
 /// The one owner of a non-blocking TCP socket descriptor: closes it in `deinit` unless closed before.
 /// Every wait is a `poll` bounded by an absolute `monotonicSeconds()` deadline, so no call can hang.
@@ -50,7 +51,7 @@ final class Socket {
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> Int? {
         do {
             return try syscall("recv") { recv(descriptor, buffer.baseAddress, buffer.count, 0) }
-        } catch where error.wouldBlock {
+        } catch  where error.wouldBlock {
             return nil
         }
     }
@@ -60,7 +61,7 @@ final class Socket {
     func send(_ buffer: UnsafeRawBufferPointer) throws(SyscallError) -> Int? {
         do {
             return try syscall("send") { systemSend(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
-        } catch where error.wouldBlock {
+        } catch  where error.wouldBlock {
             return nil
         }
     }

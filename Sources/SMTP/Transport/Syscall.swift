@@ -13,6 +13,9 @@ struct SyscallError: Error, Sendable, CustomStringConvertible {
 
     /// The call would have blocked on a non-blocking descriptor: wait with `poll` and try again.
     var wouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK }
+
+    /// The peer closed or reset the connection.
+    var isPeerGone: Bool { errno == ECONNRESET || errno == EPIPE }
 }
 
 /// The one place that runs a system call: retries it while it fails with `EINTR` (a signal arrived;

@@ -1,9 +1,10 @@
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MailCore
 
 /// Opens the TCP connection to a relay: every address in turn, each bounded by the timeout.
 enum TCPConnector {
@@ -47,7 +48,7 @@ enum TCPConnector {
                     _ = try syscall("connect") { Glibc.connect(socket.descriptor, sa, address.length) }
                 }
             }
-        } catch where error.errno == EINPROGRESS {
+        } catch  where error.errno == EINPROGRESS {
             do {
                 guard try socket.wait(for: Int16(POLLOUT), until: deadline) else {
                     let waited = formatSeconds(monotonicSeconds() - started)

@@ -1,10 +1,11 @@
+internal import COpenSSL
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-internal import COpenSSL
-import MailCore
 
 /// TLS over the relay's socket with OpenSSL: the one owner of its `SSL`. The socket stays owned by
 /// its `Socket` (SSL_set_fd does not close it); the context is kept alive for the session's life.
@@ -39,7 +40,9 @@ final class TLSTransport: Transport {
                 }
             } else {
                 SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
-                guard SSL_set1_host(ssl, peerName) == 1 else { throw setupFailure("cannot set the host name to verify") }
+                guard SSL_set1_host(ssl, peerName) == 1 else {
+                    throw setupFailure("cannot set the host name to verify")
+                }
             }
         }
     }
@@ -81,7 +84,7 @@ final class TLSTransport: Transport {
                     SSL_write_ex(ssl, raw.baseAddress! + offset, raw.count - offset, &written)
                 }
             }
-            if outcome == .closed { throw .io("relay closed the TLS session") }
+            if outcome == .closed { throw .closed }
             offset += written
         }
     }
@@ -124,7 +127,7 @@ final class TLSTransport: Transport {
                     if result != Int(X509_V_OK) { throw .tls(verifyFailure(result)) }
                 }
                 if code == SSL_ERROR_SYSCALL, entries.isEmpty {
-                    if systemError == 0 { return .closed }
+                    if systemError == 0 || systemError == ECONNRESET || systemError == EPIPE { return .closed }
                     throw .io("TLS: \(String(cString: strerror(systemError)))")
                 }
                 if entries.contains(where: \.isUnexpectedEOF) { return .closed }

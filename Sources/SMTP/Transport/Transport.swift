@@ -2,6 +2,8 @@
 enum TransportError: Error, Sendable, Equatable {
     /// The deadline passed first.
     case timedOut
+    /// The relay closed or reset the connection under a write (EPIPE, ECONNRESET).
+    case closed
     /// A system call failed, e.g. "send: Broken pipe".
     case io(String)
     /// TLS failed; the reason already includes OpenSSL's error queue.
@@ -27,10 +29,13 @@ extension Transport {
     }
 }
 
-/// Runs a socket call, reporting a failed system call as a transport I/O error.
+/// Runs a socket call, reporting a failed system call as a transport error: the relay resetting the
+/// connection is its closing it (a reset after our write to a closed socket is the usual case).
 func io<T>(_ body: () throws(SyscallError) -> T) throws(TransportError) -> T {
     do {
         return try body()
+    } catch  where error.isPeerGone {
+        throw .closed
     } catch {
         throw .io(error.description)
     }

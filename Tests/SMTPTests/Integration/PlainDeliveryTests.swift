@@ -34,7 +34,9 @@ extension IntegrationTests {
         @Test func severalTransactionsShareOneConnection() async throws {
             let dir = try TemporaryDirectory()
             let relay = try RelayProcess([], in: dir)
-            let messages = (1...3).map { OutgoingMessage(to: ["r\($0)@example.com"], data: "Subject: \($0)\r\n\r\nbody\r\n") }
+            let messages = (1...3).map {
+                OutgoingMessage(to: ["r\($0)@example.com"], data: "Subject: \($0)\r\n\r\nbody\r\n")
+            }
             let outcome = await session(relaySettings(relay), messages)
             #expect(outcome.results.map(\.summary) == ["delivered", "delivered", "delivered"])
             #expect(outcome.usableAfterMessages)
@@ -49,7 +51,8 @@ extension IntegrationTests {
             let relay = try RelayProcess(
                 ["--pipelining", "--rcpt-reply", "b@example.com=550 5.1.1 no such user"], in: dir)
             let messages = [
-                OutgoingMessage(to: ["a@example.com", "b@example.com", "c@example.com"], data: "Subject: 1\r\n\r\none\r\n"),
+                OutgoingMessage(
+                    to: ["a@example.com", "b@example.com", "c@example.com"], data: "Subject: 1\r\n\r\none\r\n"),
                 OutgoingMessage(to: ["b@example.com", "d@example.com"], data: "Subject: 2\r\n\r\ntwo\r\n"),
             ]
             let outcome = await session(relaySettings(relay), messages)
@@ -64,10 +67,11 @@ extension IntegrationTests {
             // The whole envelope went out before the first reply was read: one write per group.
             let lines = outcome.transcript
             let mail = try #require(lines.firstIndex { $0.hasPrefix("C: MAIL FROM:") })
-            #expect(Array(lines[mail...].prefix(5)) == [
-                "C: MAIL FROM:<sender@example.com>", "C: RCPT TO:<a@example.com>", "C: RCPT TO:<b@example.com>",
-                "C: RCPT TO:<c@example.com>", "C: DATA",
-            ])
+            #expect(
+                Array(lines[mail...].prefix(5)) == [
+                    "C: MAIL FROM:<sender@example.com>", "C: RCPT TO:<a@example.com>", "C: RCPT TO:<b@example.com>",
+                    "C: RCPT TO:<c@example.com>", "C: DATA",
+                ])
         }
 
         @Test func withoutPipeliningEachCommandWaitsForItsReply() async throws {
@@ -116,7 +120,10 @@ extension IntegrationTests {
                 OutgoingMessage(to: ["c@example.com"], data: sampleMessage),
             ]
             let outcome = await session(relaySettings(relay), messages)
-            #expect(outcome.results[0].recipients.map(\.disposition) == [.deferred("421 4.3.2 bye"), .deferred("421 4.3.2 bye")])
+            #expect(
+                outcome.results[0].recipients.map(\.disposition) == [
+                    .deferred("421 4.3.2 bye"), .deferred("421 4.3.2 bye"),
+                ])
             #expect(outcome.results[1].error == "connection is not usable: 421 4.3.2 bye")
             #expect(!outcome.usableAfterMessages)
             #expect(try relay.messages().isEmpty)
@@ -126,10 +133,15 @@ extension IntegrationTests {
         @Test func connectionDroppedAfterTheDataIsUncertain() async throws {
             let dir = try TemporaryDirectory()
             let relay = try RelayProcess(["--drop-after-data"], in: dir)
-            let result = try #require(
-                await session(relaySettings(relay), [OutgoingMessage(to: ["a@example.com"], data: sampleMessage)]).results.first)
+            let message = OutgoingMessage(to: ["a@example.com"], data: sampleMessage)
+            let outcome = await session(relaySettings(relay), [message])
+            let result = try #require(outcome.results.first)
             #expect(result.uncertain)
             #expect(result.error == "relay closed the connection while waiting for the reply to the final dot")
+            #expect(
+                outcome.transcript.contains(
+                    "-- deferred: relay closed the connection while waiting for the reply to the final dot"
+                        + " (uncertain: the relay may have accepted the message)"))
             #expect(result.summary == "deferred")
         }
 
@@ -163,9 +175,11 @@ extension IntegrationTests {
         @Test func internationalAddressNeedsSMTPUTF8() async throws {
             let dir = try TemporaryDirectory()
             let relay = try RelayProcess([], in: dir)
-            let outcome = await session(relaySettings(relay), [OutgoingMessage(to: ["josé@example.com"], data: "x\r\n")])
-            #expect(outcome.results.first?.recipients.map(\.disposition)
-                == [.failed("relay does not support SMTPUTF8, needed for <josé@example.com>")])
+            let outcome = await session(
+                relaySettings(relay), [OutgoingMessage(to: ["josé@example.com"], data: "x\r\n")])
+            #expect(
+                outcome.results.first?.recipients.map(\.disposition)
+                    == [.failed("relay does not support SMTPUTF8, needed for <josé@example.com>")])
             #expect(try relay.commands().filter { $0.hasPrefix("MAIL") }.isEmpty)
         }
 

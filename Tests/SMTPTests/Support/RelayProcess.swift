@@ -99,7 +99,8 @@ final class RelayProcess: @unchecked Sendable {
             }
             return RelayEvent(
                 session: object["session"] as? Int ?? -1, event: object["event"] as? String ?? "",
-                verb: object["verb"] as? String, argument: object["arg"] as? String, tls: object["tls"] as? Bool)
+                verb: object["verb"] as? String, argument: object["arg"] as? String, tls: object["tls"] as? Bool,
+                serverName: object["server_name"] as? String)
         }
     }
 
@@ -127,4 +128,6 @@ struct RelayEvent: Sendable, Equatable {
     var verb: String?
     var argument: String?
     var tls: Bool?
+    /// For "sni" events: the name the client sent, nil when it sent none.
+    var serverName: String?
 }

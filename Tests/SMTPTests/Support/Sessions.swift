@@ -109,12 +109,39 @@ struct CapturingLogHandler: LogHandler {
     }
 }
 
-/// Socket descriptors of this process (/proc/self/fd entries that link to "socket:[…]"): what an
-/// SMTP session opens and must close. Pipes and files of the harness do not count.
-func openSocketCount() -> Int {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    return entries.filter { entry in
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry))?.hasPrefix("socket:") == true
+/// Sockets of this process that an SMTP session to one of `ports` could leave open: TCP sockets whose
+/// remote port is in `ports`, and sockets listed in no /proc/net table (a socket whose connect failed).
+/// Unix sockets and TCP sockets to other ports, which tests of other targets running in parallel in
+/// this process may open, do not count.
+func leakableSocketCount(ports: Set<Int>) -> Int {
+    let fm = FileManager.default
+    let inodes = ((try? fm.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { entry -> String? in
+        guard let link = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry),
+            link.hasPrefix("socket:[")
+        else { return nil }
+        return String(link.dropFirst(8).dropLast())
+    }
+    var remotePortOfInode: [String: Int] = [:]
+    var listed = Set<String>()
+    for table in ["tcp", "tcp6", "udp", "udp6", "unix"] {
+        let text = (try? String(contentsOfFile: "/proc/net/" + table, encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            if table == "unix" {
+                if fields.count > 6 { listed.insert(String(fields[6])) }
+                continue
+            }
+            guard fields.count > 9 else { continue }
+            let inode = String(fields[9])
+            listed.insert(inode)
+            if table.hasPrefix("tcp"), let port = fields[2].split(separator: ":").last.flatMap({ Int($0, radix: 16) }) {
+                remotePortOfInode[inode] = port
+            }
+        }
+    }
+    return inodes.filter { inode in
+        if let port = remotePortOfInode[inode] { return ports.contains(port) }
+        return !listed.contains(inode)
     }.count
 }
 

@@ -28,7 +28,8 @@ struct TestCertificates: Sendable {
                 .write(toFile: ext, atomically: true, encoding: .utf8)
             try Self.openssl(["req"] + curve + ["-keyout", pair.key, "-out", csr, "-subj", "/CN=maild test server"])
             try Self.openssl([
-                "x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", "\(d)/ca.key", "-CAcreateserial", "-out", pair.cert,
+                "x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", "\(d)/ca.key", "-CAcreateserial", "-out",
+                pair.cert,
                 "-days", "2", "-extfile", ext,
             ])
         }

@@ -124,8 +124,9 @@ struct HandshakeMachineTests {
 
         var t = F.machine(security: .tls)
         _ = t.start()
-        #expect(F.sessionError(t.transportFailed(.timedOut(seconds: 10)))?.reason
-            == "timed out after 10 s during the TLS handshake")
+        #expect(
+            F.sessionError(t.transportFailed(.timedOut(seconds: 10)))?.reason
+                == "timed out after 10 s during the TLS handshake")
     }
 
     private func authMachine(_ offered: String, allowPlaintext: Bool = false, security: TransportSecurity = .tls)
@@ -186,8 +187,9 @@ struct HandshakeMachineTests {
         var (m, _) = authMachine("AUTH LOGIN")
         _ = m.replyReceived(F.reply(334))
         _ = m.replyReceived(F.reply(334))
-        #expect(F.sessionError(m.replyReceived(F.reply(454, "4.7.0 try later")))?.reason
-            == "authentication failed: 454 4.7.0 try later")
+        #expect(
+            F.sessionError(m.replyReceived(F.reply(454, "4.7.0 try later")))?.reason
+                == "authentication failed: 454 4.7.0 try later")
     }
 
     @Test func authNotOfferedWhileRequired() {
@@ -197,8 +199,9 @@ struct HandshakeMachineTests {
 
     @Test func authWithOnlyUnsupportedMechanisms() {
         let (_, action) = authMachine("AUTH CRAM-MD5 XOAUTH2")
-        #expect(F.sessionError(action)?.reason
-            == "relay offers no AUTH mechanism this client supports (PLAIN, LOGIN); it offers CRAM-MD5 XOAUTH2")
+        #expect(
+            F.sessionError(action)?.reason
+                == "relay offers no AUTH mechanism this client supports (PLAIN, LOGIN); it offers CRAM-MD5 XOAUTH2")
     }
 
     @Test func noCredentialsInPlaintextUnlessAllowed() {
@@ -218,29 +221,34 @@ struct HandshakeMachineTests {
     @Test func transportFailuresSayWhatWasAwaited() {
         var a = F.machine()
         _ = a.start()
-        #expect(F.sessionError(a.transportFailed(.timedOut(seconds: 10)))?.reason
-            == "timed out after 10 s waiting for the greeting")
+        #expect(
+            F.sessionError(a.transportFailed(.timedOut(seconds: 10)))?.reason
+                == "timed out after 10 s waiting for the greeting")
 
         var b = F.machine()
         _ = b.start()
         _ = b.replyReceived(F.reply(220))
-        #expect(F.sessionError(b.transportFailed(.closed(midReply: false)))?.reason
-            == "relay closed the connection while waiting for the reply to EHLO")
+        #expect(
+            F.sessionError(b.transportFailed(.closed(midReply: false)))?.reason
+                == "relay closed the connection while waiting for the reply to EHLO")
 
         var c = F.machine()
         _ = c.start()
-        #expect(F.sessionError(c.transportFailed(.closed(midReply: true)))?.reason
-            == "relay closed the connection in the middle of the greeting")
+        #expect(
+            F.sessionError(c.transportFailed(.closed(midReply: true)))?.reason
+                == "relay closed the connection in the middle of the greeting")
 
         var d = F.machine()
         _ = d.start()
-        #expect(F.sessionError(d.transportFailed(.badReply("reply line longer than 512 octets")))?.reason
-            == "reply line longer than 512 octets in the greeting")
+        #expect(
+            F.sessionError(d.transportFailed(.badReply("reply line longer than 512 octets")))?.reason
+                == "reply line longer than 512 octets in the greeting")
 
         var e = F.machine()
         _ = e.start()
-        #expect(F.sessionError(e.transportFailed(.io("recv: Connection reset by peer")))?.reason
-            == "recv: Connection reset by peer while waiting for the greeting")
+        #expect(
+            F.sessionError(e.transportFailed(.io("recv: Connection reset by peer")))?.reason
+                == "recv: Connection reset by peer while waiting for the greeting")
     }
 
     @Test func quitFromReadyAndAfterClose() {

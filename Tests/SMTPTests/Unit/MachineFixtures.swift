@@ -37,7 +37,8 @@ enum Fixture {
     static func envelope(_ recipients: String..., size: Int = 100, utf8: Bool = false, eightBit: Bool = false)
         -> Envelope
     {
-        Envelope(sender: "from@example.com", recipients: recipients, size: size, needsSMTPUTF8: utf8, has8BitData: eightBit)
+        Envelope(
+            sender: "from@example.com", recipients: recipients, size: size, needsSMTPUTF8: utf8, has8BitData: eightBit)
     }
 
     static func dispositions(_ action: SessionStateMachine.Action) -> [RecipientDisposition] {

@@ -40,10 +40,11 @@ struct TransactionMachineTests {
     @Test func pipeliningSendsTheWholeEnvelopeInOneWriteAndMatchesRepliesInOrder() {
         var m = F.ready("PIPELINING")
         let first = m.beginTransaction(F.envelope("a@example.com", "b@example.com", "c@example.com"))
-        #expect(F.sentLines(first) == [
-            "MAIL FROM:<from@example.com>", "RCPT TO:<a@example.com>", "RCPT TO:<b@example.com>",
-            "RCPT TO:<c@example.com>", "DATA",
-        ])
+        #expect(
+            F.sentLines(first) == [
+                "MAIL FROM:<from@example.com>", "RCPT TO:<a@example.com>", "RCPT TO:<b@example.com>",
+                "RCPT TO:<c@example.com>", "DATA",
+            ])
         #expect(m.replyReceived(F.reply(250)) == .awaitReply(.command))
         #expect(m.replyReceived(F.reply(450, "4.2.0 mailbox busy")) == .awaitReply(.command))
         #expect(m.replyReceived(F.reply(550, "5.1.1 unknown")) == .awaitReply(.command))
@@ -53,7 +54,10 @@ struct TransactionMachineTests {
             return
         }
         let done = finish(&m, start, dot: F.reply(250, "ok"))
-        #expect(F.dispositions(done) == [.deferred("450 4.2.0 mailbox busy"), .failed("550 5.1.1 unknown"), .delivered("250 ok")])
+        #expect(
+            F.dispositions(done) == [
+                .deferred("450 4.2.0 mailbox busy"), .failed("550 5.1.1 unknown"), .delivered("250 ok"),
+            ])
     }
 
     @Test func refusedMailSendsNoRecipientsThenRSET() {
@@ -143,8 +147,9 @@ struct TransactionMachineTests {
         #expect(F.dispositions(done) == [.deferred("421 4.3.2 bye"), .deferred("421 4.3.2 bye")])
         #expect(F.result(done)?.error == "421 4.3.2 bye")
         #expect(!m.isUsable)
-        #expect(F.result(m.beginTransaction(F.envelope("a@example.com")))?.error
-            == "connection is not usable: 421 4.3.2 bye")
+        #expect(
+            F.result(m.beginTransaction(F.envelope("a@example.com")))?.error
+                == "connection is not usable: 421 4.3.2 bye")
     }
 
     @Test func closingReplyInAPipelinedGroupKeepsDecidedRecipients() {
@@ -182,9 +187,10 @@ struct TransactionMachineTests {
         let result = F.result(done)
         #expect(result?.uncertain == true)
         #expect(result?.error == "timed out after 600 s waiting for the reply to the final dot")
-        #expect(F.dispositions(done) == [
-            .failed("550 a unknown"), .deferred("timed out after 600 s waiting for the reply to the final dot"),
-        ])
+        #expect(
+            F.dispositions(done) == [
+                .failed("550 a unknown"), .deferred("timed out after 600 s waiting for the reply to the final dot"),
+            ])
         #expect(F.closes(done) == true)
     }
 
@@ -224,13 +230,15 @@ struct TransactionMachineTests {
         var m = F.ready("SIZE 1000")
         let action = m.beginTransaction(F.envelope("a@example.com", size: 1001))
         #expect(F.sentLines(action).isEmpty)
-        #expect(F.dispositions(action) == [
-            .failed("message of 1001 octets exceeds the relay's size limit of 1000 octets")
-        ])
+        #expect(
+            F.dispositions(action) == [
+                .failed("message of 1001 octets exceeds the relay's size limit of 1000 octets")
+            ])
         #expect(F.closes(action) == false)
         #expect(m.state == .ready)
-        #expect(F.sentLines(m.beginTransaction(F.envelope("a@example.com", size: 1000)))
-            == ["MAIL FROM:<from@example.com> SIZE=1000"])
+        #expect(
+            F.sentLines(m.beginTransaction(F.envelope("a@example.com", size: 1000)))
+                == ["MAIL FROM:<from@example.com> SIZE=1000"])
     }
 
     @Test func smtputf8IsRequiredForInternationalAddresses() {
@@ -241,20 +249,24 @@ struct TransactionMachineTests {
         #expect(F.dispositions(refused) == [.failed("relay does not support SMTPUTF8, needed for <josé@example.com>")])
 
         let headersOnly = without.beginTransaction(F.envelope("a@example.com", utf8: true))
-        #expect(F.result(headersOnly)?.error == "relay does not support SMTPUTF8, needed for its non-ASCII header fields")
+        #expect(
+            F.result(headersOnly)?.error == "relay does not support SMTPUTF8, needed for its non-ASCII header fields")
 
         var with = F.ready("SMTPUTF8", "8BITMIME")
-        #expect(F.sentLines(with.beginTransaction(F.envelope("josé@example.com", eightBit: true))).first
-            == "MAIL FROM:<from@example.com> BODY=8BITMIME SMTPUTF8")
+        #expect(
+            F.sentLines(with.beginTransaction(F.envelope("josé@example.com", eightBit: true))).first
+                == "MAIL FROM:<from@example.com> BODY=8BITMIME SMTPUTF8")
     }
 
     @Test func eightBitMIMEOnlyWhenOfferedAndNeeded() {
         var offered = F.ready("8BITMIME")
-        #expect(F.sentLines(offered.beginTransaction(F.envelope("a@example.com", eightBit: false))).first
-            == "MAIL FROM:<from@example.com>")
+        #expect(
+            F.sentLines(offered.beginTransaction(F.envelope("a@example.com", eightBit: false))).first
+                == "MAIL FROM:<from@example.com>")
         var notOffered = F.ready()
-        #expect(F.sentLines(notOffered.beginTransaction(F.envelope("a@example.com", eightBit: true))).first
-            == "MAIL FROM:<from@example.com>")
+        #expect(
+            F.sentLines(notOffered.beginTransaction(F.envelope("a@example.com", eightBit: true))).first
+                == "MAIL FROM:<from@example.com>")
     }
 
     @Test func enhancedCodesAreParsedWhenOffered() {
@@ -326,6 +338,35 @@ struct TransactionMachineTests {
         #expect(F.result(stale)?.error == "no transaction is waiting for this data")
         #expect(m.state.isMessageData)
         #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData)
+    }
+
+    @Test func transactionOfAnotherSessionCannotSendData() {
+        var mine = F.ready()
+        var other = SessionStateMachine(
+            configuration: .init(
+                relay: F.relay, security: .none, heloName: "client.test", credentials: nil, allowPlaintextAuth: false,
+                sessionNumber: 7))
+        _ = other.start()
+        _ = other.replyReceived(F.reply(220))
+        _ = other.replyReceived(F.ehlo())
+        for m in [0, 1] {
+            let envelope = F.envelope("a@example.com")
+            _ = m == 0 ? mine.beginTransaction(envelope) : other.beginTransaction(envelope)
+            for code in [250, 250] {
+                _ = m == 0 ? mine.replyReceived(F.reply(code)) : other.replyReceived(F.reply(code))
+            }
+        }
+        guard case .transactionReady(let start) = mine.replyReceived(F.reply(354)),
+            case .transactionReady = other.replyReceived(F.reply(354))
+        else {
+            Issue.record("DATA not accepted")
+            return
+        }
+        #expect(
+            F.result(other.sendMessageData(transaction: start.transactionID, recipients: start.recipients))?.error
+                == "no transaction is waiting for this data")
+        #expect(
+            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData)
     }
 
     @Test func quitDuringDataOnlyCloses() {
