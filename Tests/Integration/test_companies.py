@@ -101,7 +101,7 @@ def test_every_kind_of_bad_reload_keeps_the_old_configuration(daemons, relays):
     broken = {
         "bad value": (None, good.replace("timeout = 10", "timeout = 5"), "timeout: must be between 10 and 180"),
         "wrong type": (None, good.replace("timeout = 10", 'timeout = "ten"'), "timeout: must be an integer"),
-        "unknown key": (None, good + "\n[retry]\nmax_agee = 5\n", "unknown key"),
+        "unknown key": (None, good + "\n[sender]\nnmae = \"x\"\n", "sender.nmae: unknown key"),
         "broken toml": (None, good + "\n[smtp\n", "TOML syntax error"),
         "enabled without host": ("acme", 'enabled = true\nsender = "a@acme.example"\n', "host: is required"),
     }
