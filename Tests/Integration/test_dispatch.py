@@ -179,7 +179,8 @@ def test_sigterm_lets_the_transaction_in_flight_finish(daemons, relays):
     relay = relays("--data-delay", "2")
     d = daemons(relay_config(relay))
     message_id = d.enqueue({"to": ["a@example.com"], "subject": "in flight", "text": "t"})
-    wait_until(lambda: relay.commands("DATA"), message="the transaction to be in flight")
+    wait_until(lambda: [e for e in relay.events() if e["event"] == "data_received"],
+               message="the message data to be in flight")
     assert d.stop() == 0
     assert subjects(relay) == ["in flight"]
     d.start()

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,16 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     unit = root / "lib" / "systemd" / "system" / "maild.service"
     assert (root / "usr" / "sbin" / "maild").exists() and (root / "usr" / "bin" / "mailctl").exists()
     assert (root / "etc" / "maild" / "maild.toml").exists()
+    assert (root / "usr" / "lib" / "sysusers.d" / "maild.conf").exists()
+    assert (root / "usr" / "lib" / "tmpfiles.d" / "maild.conf").exists()
+    # The rest of a system the unit refers to: the targets its default dependencies name, and the
+    # /bin/kill of ExecReload (copies: --root resolves absolute symlinks inside the root).
+    for target in Path("/lib/systemd/system").glob("*.target"):
+        shutil.copy(target, unit.parent / target.name, follow_symlinks=True)
+    (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy(shutil.which("kill") or "/usr/bin/kill", root / "usr" / "bin" / "kill")
+    if not (root / "bin").exists():
+        (root / "bin").symlink_to("usr/bin")
     out = subprocess.run(["systemd-analyze", "verify", "--root=%s" % root, str(unit)],
                          capture_output=True, text=True)
     assert out.returncode == 0 and out.stderr == "", out.stderr
@@ -132,7 +143,7 @@ def test_sendmail_recipients_as_arguments_and_f_and_invoked_as_sendmail(tmp_path
 
 def test_sendmail_without_i_stops_at_a_lone_dot(daemons, relay):
     d = daemons(relay_config(relay))
-    out = sendmail(d, "x@example.com", message=b"Subject: dot\n\nline one\n.\nnot part of it\n")
+    out = sendmail(d, "x@example.com", message=b"From: cron@acme.example\nSubject: dot\n\nline one\n.\nnot part of it\n")
     assert out.returncode == 0, out.stderr
     (_, raw), = relay.wait_for(1)
     assert b"line one" in raw and b"not part of it" not in raw

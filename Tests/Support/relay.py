@@ -23,6 +23,7 @@ Behaviours for tests (each optional):
     --data-replies "451 4.3.0 later;250 OK"        replies to successive final dots (then 250)
     --drop-after-data                close the connection when the final dot arrives, without replying
     --hang-after-data                never answer the final dot
+    --data-delay SECONDS             wait this long before answering each final dot
     --silent                         accept connections but never send a greeting
     --inject-after-starttls          send a forged line right after "220 Ready to start TLS"
     --no-ehlo                        answer EHLO with 502 (an old relay: the client must fall back to HELO)
@@ -123,6 +124,9 @@ class Handler:
         if self.args.drop_after_data:
             server.transport.close()
             return "421 4.3.0 closing"
+        if self.args.data_delay:
+            self.recorder.event(session=server.number, event="data_received")
+            await asyncio.sleep(self.args.data_delay)
         if self.args.hang_after_data:
             await asyncio.sleep(3600)
         if self.data_replies:
@@ -249,6 +253,7 @@ async def main():
     parser.add_argument("--data-replies")
     parser.add_argument("--drop-after-data", action="store_true")
     parser.add_argument("--hang-after-data", action="store_true")
+    parser.add_argument("--data-delay", type=float, default=0)
     parser.add_argument("--silent", action="store_true")
     parser.add_argument("--inject-after-starttls", action="store_true")
     parser.add_argument("--print", action="store_true")
