@@ -15,6 +15,12 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(call): \(String(cString: strerror(errno)))" }
+
+    /// The call would have blocked on a non-blocking descriptor: wait with `poll` and try again.
+    public var wouldBlock: Bool { errno == EAGAIN || errno == EWOULDBLOCK }
+
+    /// The peer closed or reset the connection.
+    public var isPeerGone: Bool { errno == ECONNRESET || errno == EPIPE }
 }
 
 /// Runs a system call, retrying on EINTR, and throws its errno with its name when it fails (returns -1).

@@ -18,12 +18,12 @@ final class PlainTransport: Transport {
         while true {
             let received: Int?
             do {
-                received = try io { () throws(SyscallError) in try socket.receive(into: buffer) }
+                received = try io { () throws(SystemCallError) in try socket.receive(into: buffer) }
             } catch .closed {
                 return 0  // a reset reads as the end of the stream
             }
             if let n = received { return n }
-            guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
+            guard try io({ () throws(SystemCallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
                 throw .timedOut
             }
         }
@@ -34,15 +34,15 @@ final class PlainTransport: Transport {
         while offset < bytes.count {
             // withUnsafeBytes only rethrows untyped errors, so the outcome comes out as a Result.
             let attempt = bytes.withUnsafeBytes { raw in
-                Result { () throws(SyscallError) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+                Result { () throws(SystemCallError) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
             }
-            let sent = try io { () throws(SyscallError) in try attempt.get() }
+            let sent = try io { () throws(SystemCallError) in try attempt.get() }
             if let sent {
                 offset += sent
                 continue
             }
             let waitUntil = stallDeadline(stallTimeout, deadline, now: monotonicSeconds())
-            guard try io({ () throws(SyscallError) in try socket.wait(for: Int16(POLLOUT), until: waitUntil) }) else {
+            guard try io({ () throws(SystemCallError) in try socket.wait(for: Int16(POLLOUT), until: waitUntil) }) else {
                 throw .timedOut
             }
         }

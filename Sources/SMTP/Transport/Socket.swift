@@ -30,11 +30,11 @@ final class Socket {
 
     /// Waits until the socket is ready for `events` (POLLIN/POLLOUT), or an error or hang-up is
     /// pending (the next call reports it). Returns false when `deadline` passed first.
-    func wait(for events: Int16, until deadline: Double) throws(SyscallError) -> Bool {
+    func wait(for events: Int16, until deadline: Double) throws(SystemCallError) -> Bool {
         var fds = pollfd(fd: descriptor, events: events, revents: 0)
         while true {
             var expired = false
-            let ready = try syscall("poll") { () -> Int32 in
+            let ready = try systemCall("poll") { () -> Int32 in
                 let remaining = deadline - monotonicSeconds()
                 if remaining <= 0 {
                     expired = true
@@ -48,9 +48,9 @@ final class Socket {
     }
 
     /// One `recv`: the number of bytes read (0 at an orderly close), or nil when nothing is there yet.
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> Int? {
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int? {
         do {
-            return try syscall("recv") { recv(descriptor, buffer.baseAddress, buffer.count, 0) }
+            return try systemCall("recv") { recv(descriptor, buffer.baseAddress, buffer.count, 0) }
         } catch  where error.wouldBlock {
             return nil
         }
@@ -58,9 +58,9 @@ final class Socket {
 
     /// One `send` (MSG_NOSIGNAL: a closed peer is an EPIPE error, not a SIGPIPE that kills the daemon):
     /// the number of bytes the kernel took, or nil when its buffer is full.
-    func send(_ buffer: UnsafeRawBufferPointer) throws(SyscallError) -> Int? {
+    func send(_ buffer: UnsafeRawBufferPointer) throws(SystemCallError) -> Int? {
         do {
-            return try syscall("send") { systemSend(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+            return try systemCall("send") { systemSend(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
         } catch  where error.wouldBlock {
             return nil
         }
@@ -74,7 +74,7 @@ final class Socket {
         var scratch = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = scratch.withUnsafeMutableBytes { raw in
-                (try? syscall("recv") { recv(descriptor, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) }) ?? 0
+                (try? systemCall("recv") { recv(descriptor, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) }) ?? 0
             }
             if n <= 0 { return dropped }
             dropped += n
@@ -82,9 +82,9 @@ final class Socket {
     }
 
     /// Sets an integer socket option.
-    func setOption(level: Int32, name: Int32, value: Int32) throws(SyscallError) {
+    func setOption(level: Int32, name: Int32, value: Int32) throws(SystemCallError) {
         var value = value
-        try syscall("setsockopt") {
+        try systemCall("setsockopt") {
             setsockopt(descriptor, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
         }
     }

@@ -36,16 +36,16 @@ enum TCPConnector {
         let socket: Socket
         do {
             let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-            socket = Socket(descriptor: try syscall("socket") { Glibc.socket(address.family, type, 0) })
+            socket = Socket(descriptor: try systemCall("socket") { Glibc.socket(address.family, type, 0) })
         } catch {
             throw ConnectError(reason: "cannot connect to \(address): \(error)")
         }
         let started = monotonicSeconds()
         var storage = address.storage
         do {
-            try withUnsafePointer(to: &storage) { pointer throws(SyscallError) in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SyscallError) in
-                    _ = try syscall("connect") { Glibc.connect(socket.descriptor, sa, address.length) }
+            try withUnsafePointer(to: &storage) { pointer throws(SystemCallError) in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemCallError) in
+                    _ = try systemCall("connect") { Glibc.connect(socket.descriptor, sa, address.length) }
                 }
             }
         } catch  where error.errno == EINPROGRESS {
@@ -56,7 +56,7 @@ enum TCPConnector {
                 }
                 var status: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
-                try syscall("getsockopt") {
+                try systemCall("getsockopt") {
                     getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &status, &length)
                 }
                 if status != 0 { throw ConnectError(reason: reason(status, address)) }

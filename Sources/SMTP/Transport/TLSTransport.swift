@@ -134,7 +134,7 @@ final class TLSTransport: Transport {
                 let phase = SSL_is_init_finished(ssl).isTrue ? "TLS error" : "TLS handshake failed"
                 throw .tls("\(phase): \(OpenSSLErrors.describe(entries, fallback: "SSL error \(code)"))")
             }
-            guard try io({ () throws(SyscallError) in try socket.wait(for: events, until: deadline()) }) else {
+            guard try io({ () throws(SystemCallError) in try socket.wait(for: events, until: deadline()) }) else {
                 throw .timedOut
             }
         }

@@ -1,3 +1,5 @@
+import MailCore
+
 /// Why a read, a write or a handshake did not complete.
 enum TransportError: Error, Sendable, Equatable {
     /// The deadline passed first.
@@ -31,7 +33,7 @@ extension Transport {
 
 /// Runs a socket call, reporting a failed system call as a transport error: the relay resetting the
 /// connection is its closing it (a reset after our write to a closed socket is the usual case).
-func io<T>(_ body: () throws(SyscallError) -> T) throws(TransportError) -> T {
+func io<T>(_ body: () throws(SystemCallError) -> T) throws(TransportError) -> T {
     do {
         return try body()
     } catch  where error.isPeerGone {
