@@ -71,9 +71,24 @@ public enum FilePath {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// `path` made absolute against `directory` (itself made absolute against the working directory),
+    /// with `.` and `..` components removed, so logs and errors show plain paths.
     public static func resolve(_ path: String, relativeTo directory: String) -> String {
-        if path.hasPrefix("/") { return path }
-        return directory == "." ? path : "\(directory)/\(path)"
+        var full = path
+        if !path.hasPrefix("/") {
+            let base = directory.hasPrefix("/") ? directory : ProcessDirectory.current() + "/" + directory
+            full = base + "/" + path
+        }
+        var parts: [Substring] = []
+        for part in full.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." {
+                _ = parts.popLast()
+                continue
+            }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// Reads a whole file, or nil (errno set) when it cannot be read or exceeds `limit` bytes.

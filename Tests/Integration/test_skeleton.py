@@ -252,6 +252,9 @@ def test_mailctl_send_status_show_and_an_absent_daemon(daemons, relay, tmp_path)
     assert as_json["message"]["state"] == "sent"
     assert "sent" in d.mailctl("status", check=True).stdout.decode()
     assert d.mailctl("ping", check=True).returncode == 0
+    before = subprocess.run([str(BIN / "mailctl"), "--socket", str(d.socket), "--json", "status"],
+                            capture_output=True, text=True)  # options before the command (SPEC §1)
+    assert before.returncode == 0 and json.loads(before.stdout)["queue"]["sent"] == 1
 
     absent = subprocess.run([str(BIN / "mailctl"), "ping", "--socket", str(tmp_path / "nobody.sock")],
                             capture_output=True, text=True)
