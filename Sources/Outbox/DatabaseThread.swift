@@ -43,8 +43,8 @@ final class DatabaseThread: @unchecked Sendable {
                     commits.withLock { $0 += 1 }
                 } else {
                     for job in jobs {
-                        let ok = job.run(store)
-                        _ = ok
+                        // Reads need no transaction: each job's outcome is its own.
+                        _ = job.run(store)
                         job.finish(nil)
                     }
                 }

@@ -71,34 +71,8 @@ public final class Outbox: Sendable {
 
     // MARK: Delivery
 
-    /// Claims due messages, shared fairly between companies.
-    public func claimDue(limit: Int, leaseSeconds: Int) async throws(OutboxError) -> [ClaimedMessage] {
-        let clock = self.clock
-        return try await writer.perform { store in
-            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
-        }
-    }
-
-    /// Claims the given messages if they are still queued or deferred.
-    public func claim(ids: [Int64], leaseSeconds: Int) async throws(OutboxError) -> [ClaimedMessage] {
-        let clock = self.clock
-        return try await writer.perform { store in
-            try ids.compactMap { try store.claim(id: $0, now: clock.now(), leaseSeconds: leaseSeconds) }
-        }
-    }
-
-    /// Records an attempt; `completion` runs on the writer thread after the commit.
-    public func record(
-        id: Int64, result: DeliveryResult, policy: RetryPolicy, jitter: Double,
-        completion: @escaping @Sendable (Result<MessageVerdict?, OutboxError>) -> Void
-    ) {
-        let clock = self.clock
-        writer.perform(
-            { store in try store.record(id: id, result: result, policy: policy, now: clock.now(), jitter: jitter) },
-            completion: completion)
-    }
-
-    /// Records attempts of several messages in one commit (a relay found unreachable defers a whole lane).
+    /// Records attempts (usually one; a whole lane when its relay is unreachable) in one commit;
+    /// `completion` runs on the writer thread after it.
     public func record(
         _ items: [(id: Int64, result: DeliveryResult)], policy: RetryPolicy, jitter: @escaping @Sendable () -> Double,
         completion: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void
@@ -110,21 +84,14 @@ public final class Outbox: Sendable {
             }, completion: completion)
     }
 
-    /// Puts claimed, unattempted messages back in the queue, due now.
-    public func release(ids: [Int64]) async throws(OutboxError) {
-        guard !ids.isEmpty else { return }
-        let clock = self.clock
-        try await writer.perform { store in try store.release(ids: ids, now: clock.now()) }
-    }
-
-    /// `release` from a dedicated thread.
+    /// Puts claimed, unattempted messages back in the queue, due now (from a dedicated thread).
     public func releaseBlocking(ids: [Int64]) throws(OutboxError) {
         guard !ids.isEmpty else { return }
         let clock = self.clock
         try writer.performBlocking { store in try store.release(ids: ids, now: clock.now()) }
     }
 
-    /// `claimDue` from a dedicated thread.
+    /// Claims up to `limit` due messages, shared fairly between companies (from a dedicated thread).
     public func claimDueBlocking(limit: Int, leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
         return try writer.performBlocking { store in
@@ -132,7 +99,7 @@ public final class Outbox: Sendable {
         }
     }
 
-    /// `claim(ids:)` from a dedicated thread.
+    /// Claims the given messages if they are still queued or deferred (from a dedicated thread).
     public func claimBlocking(ids: [Int64], leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
         return try writer.performBlocking { store in
@@ -140,7 +107,8 @@ public final class Outbox: Sendable {
         }
     }
 
-    /// `sweep` from a dedicated thread.
+    /// Deletes one small batch of final messages older than `retention` seconds; returns how many (from a
+    /// dedicated thread).
     public func sweepBlocking(retention: Int, batch: Int = 500) throws(OutboxError) -> Int {
         let clock = self.clock
         return try writer.performBlocking { store in
@@ -196,13 +164,6 @@ public final class Outbox: Sendable {
         return try await writer.perform { store in try store.flush(now: clock.now()) }
     }
 
-    /// Deletes one small batch of final messages older than `retention` seconds; returns how many.
-    public func sweep(retention: Int, batch: Int = 500) async throws(OutboxError) -> Int {
-        let clock = self.clock
-        return try await writer.perform { store in
-            try store.sweep(before: clock.now().adding(seconds: -Double(retention)), limit: batch)
-        }
-    }
 }
 
 /// Reads message bytes for one delivery thread, on a read-only connection of its own.

@@ -99,3 +99,8 @@ final class Client {
         }
     }
 }
+
+/// Sends one request to the daemon at `socket` and returns its answer.
+func exchange(_ request: JSONValue, socket: String?) throws(ClientError) -> JSONValue {
+    try Client(path: Client.socketPath(socket)).request(request)
+}

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import Config
 import MailCore
 
 /// Options every command takes.
@@ -28,8 +29,7 @@ enum ExitStatus {
 func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue {
     let answer: JSONValue
     do {
-        let client = try Client(path: Client.socketPath(options.socket))
-        answer = try client.request(request)
+        answer = try exchange(request, socket: options.socket)
     } catch {
         printError("mailctl: \(error)")
         switch error {
@@ -63,26 +63,13 @@ func printError(_ line: String) {
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// Reads a whole file, or throws a clear error naming it.
+/// Reads a whole file, or exits with a clear error naming it.
 func readWholeFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
+    guard let bytes = FilePath.readFile(path, limit: 1 << 30) else {
         printError("mailctl: cannot read \(path): \(String(cString: strerror(errno)))")
         throw ExitCode(ExitStatus.noInput)
     }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            printError("mailctl: cannot read \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode(ExitStatus.noInput)
-        }
-        if n == 0 { return out }
-        out.append(contentsOf: chunk[0..<n])
-    }
+    return bytes
 }
 
 /// Reads standard input to its end (or, for sendmail without -i, to a line holding only ".").

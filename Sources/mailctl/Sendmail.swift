@@ -106,8 +106,7 @@ enum Sendmail {
 
         let answer: JSONValue
         do {
-            let client = try Client(path: Client.socketPath(arguments.socket))
-            answer = try client.request(request)
+            answer = try exchange(request, socket: arguments.socket)
         } catch {
             printError("sendmail: \(error)")
             switch error {
