@@ -8,6 +8,10 @@ enum DeliveryLog {
     static func attempt(
         _ logger: Logger, message: ClaimedMessage, result: DeliveryResult, verdict: MessageVerdict?, duration: Double
     ) {
+        // Building the fields costs more than the rest of a delivery's bookkeeping: skip it when no line
+        // would be printed.
+        let levels = result.recipients.map { level($0.disposition) } + (verdict?.expired == true ? [.warning] : [])
+        guard let loudest = levels.max(), loudest >= logger.logLevel else { return }
         let common: Logger.Metadata = [
             "id": "\(message.id)", "company": "\(message.company ?? "-")", "relay": "\(result.relay)",
             "duration": "\(format3(duration))",
@@ -19,14 +23,14 @@ enum DeliveryLog {
             switch disposition {
             case .delivered:
                 metadata["event"] = "delivered"
-                logger.info("delivered", metadata: metadata)
+                logger.log(level: level(disposition), "delivered", metadata: metadata)
             case .deferred:
                 metadata["event"] = "deferred"
                 if result.uncertain { metadata["uncertain"] = "true" }
-                logger.notice("deferred", metadata: metadata)
+                logger.log(level: level(disposition), "deferred", metadata: metadata)
             case .failed:
                 metadata["event"] = "bounced"
-                logger.warning("bounced", metadata: metadata)
+                logger.log(level: level(disposition), "bounced", metadata: metadata)
             }
         }
         if let verdict, verdict.expired {
@@ -34,6 +38,14 @@ enum DeliveryLog {
             metadata["event"] = "expired"
             metadata["reply"] = "\(verdict.lastError ?? "")"
             logger.warning("expired", metadata: metadata)
+        }
+    }
+
+    static func level(_ disposition: RecipientDisposition) -> Logger.Level {
+        switch disposition {
+        case .delivered: return .info
+        case .deferred: return .notice
+        case .failed: return .warning
         }
     }
 

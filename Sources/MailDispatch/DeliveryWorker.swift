@@ -152,12 +152,19 @@ struct DeliveryWorker {
             }
         }
 
+        /// Defers every message waiting for an unreachable relay, in small commits so enqueues are not held
+        /// up behind one long transaction.
         private mutating func deferLane(_ lane: RelayKey, relay: RelaySettings, reason: String) {
             let items = dispatcher.drainLane(lane).map { message in
                 (message, DeliveryResult.deferredAll(
                     relay: relay.endpoint, recipients: message.recipients.map(\.address), reason: reason))
             }
-            record(items, started: monotonicSeconds())
+            var start = 0
+            while start < items.count {
+                let end = min(start + 64, items.count)
+                record(Array(items[start..<end]), started: monotonicSeconds())
+                start = end
+            }
         }
 
         private mutating func waitForPendingRecord() {

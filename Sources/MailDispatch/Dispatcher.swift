@@ -23,7 +23,8 @@ public final class Dispatcher: Sendable {
     static let jobQuota = 500
     /// Claimed messages kept in memory at most; the rest stays in the outbox until there is room.
     static let highWater = 4000
-    static let claimBatch = 1000
+    /// Claimed per transaction: small enough that enqueues never wait long behind a claim.
+    static let claimBatch = 200
 
     let outbox: Outbox
     let configuration: ConfigurationStore

@@ -1,21 +1,35 @@
 import MailCore
 
-/// One connection and the one thread that uses it. Jobs run in order; on a writer, every job
-/// waiting when a batch starts shares one transaction and one commit (group commit), each inside
-/// its own savepoint so one failing job does not undo the others.
+/// One connection and the one thread that uses it. On a writer, the jobs waiting when a batch starts
+/// share one transaction and one commit (group commit), each inside its own savepoint so one failing
+/// job does not undo the others.
 final class DatabaseThread: @unchecked Sendable {
     /// A job: `run` executes inside the batch and reports success; `finish` runs after the commit with
     /// the commit's error, if any.
     final class Job: @unchecked Sendable {
         let run: (OutboxStore) -> Bool
         let finish: (SQLiteError?) -> Void
-        init(run: @escaping (OutboxStore) -> Bool, finish: @escaping (SQLiteError?) -> Void) {
+        /// Background work (claims, outcomes, sweeps) yields to foreground work (enqueues, requests).
+        let background: Bool
+        /// Roughly how many rows it touches, to bound how much background work one commit carries.
+        let weight: Int
+
+        init(
+            background: Bool = false, weight: Int = 1, run: @escaping (OutboxStore) -> Bool,
+            finish: @escaping (SQLiteError?) -> Void
+        ) {
+            self.background = background
+            self.weight = weight
             self.run = run
             self.finish = finish
         }
     }
 
-    private let queue = WorkQueue<Job>()
+    /// Background weight one batch may carry: an enqueue never waits behind more than a few
+    /// milliseconds of claims and outcome records.
+    static let backgroundBudget = 256
+
+    private let queue = JobQueue()
     private let store: OutboxStore
     private let batched: Bool
     private let done: Latch<Bool>
@@ -32,10 +46,10 @@ final class DatabaseThread: @unchecked Sendable {
         let commits = self.commits
         done = DedicatedThread.start(name: name) { [store] in
             while true {
-                let jobs = queue.popAll(timeout: 1)
+                let jobs = queue.popBatch(backgroundBudget: DatabaseThread.backgroundBudget, timeout: 1)
                 heartbeat.withLock { $0 = monotonicSeconds() }
                 if jobs.isEmpty {
-                    if queue.isClosed && queue.count == 0 { return }
+                    if queue.isClosedAndEmpty { return }
                     continue
                 }
                 if batched {
@@ -54,21 +68,19 @@ final class DatabaseThread: @unchecked Sendable {
 
     private static func runBatch(_ jobs: [Job], store: OutboxStore) {
         let db = store.db
+        // Prepared once and reused: parsing these for every job cost more than the jobs' own inserts.
+        func run(_ sql: String) throws(SQLiteError) { try db.statement(sql).run() }
         do {
-            try db.execute("BEGIN IMMEDIATE")
+            try run("BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.finish(error) }
             return
         }
         for job in jobs {
             do {
-                try db.execute("SAVEPOINT job")
-                if job.run(store) {
-                    try db.execute("RELEASE job")
-                } else {
-                    try db.execute("ROLLBACK TO job")
-                    try db.execute("RELEASE job")
-                }
+                try run("SAVEPOINT job")
+                if !job.run(store) { try run("ROLLBACK TO job") }
+                try run("RELEASE job")
             } catch {
                 // A savepoint statement itself failed: the transaction is unusable.
                 try? db.execute("ROLLBACK")
@@ -77,7 +89,7 @@ final class DatabaseThread: @unchecked Sendable {
             }
         }
         do {
-            try db.execute("COMMIT")
+            try run("COMMIT")
             for job in jobs { job.finish(nil) }
         } catch {
             try? db.execute("ROLLBACK")
@@ -90,10 +102,12 @@ final class DatabaseThread: @unchecked Sendable {
 
     /// Runs `body` on this thread and calls `completion` with its result after the commit.
     func perform<T: Sendable>(
-        _ body: @escaping (OutboxStore) throws -> T, completion: @escaping @Sendable (Result<T, OutboxError>) -> Void
+        background: Bool = false, weight: Int = 1, _ body: @escaping (OutboxStore) throws -> T,
+        completion: @escaping @Sendable (Result<T, OutboxError>) -> Void
     ) {
         let box = ResultBox<T>()
         let job = Job(
+            background: background, weight: weight,
             run: { store in
                 do {
                     box.result = .success(try body(store))
@@ -124,9 +138,11 @@ final class DatabaseThread: @unchecked Sendable {
     }
 
     /// `perform` for dedicated threads: blocks the calling thread until the commit.
-    func performBlocking<T: Sendable>(_ body: @escaping @Sendable (OutboxStore) throws -> T) throws(OutboxError) -> T {
+    func performBlocking<T: Sendable>(
+        background: Bool = false, weight: Int = 1, _ body: @escaping @Sendable (OutboxStore) throws -> T
+    ) throws(OutboxError) -> T {
         let latch = Latch<Result<T, OutboxError>>()
-        perform(body) { latch.set($0) }
+        perform(background: background, weight: weight, body) { latch.set($0) }
         return try latch.wait().get()
     }
 
@@ -139,4 +155,66 @@ final class DatabaseThread: @unchecked Sendable {
 
 private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, OutboxError>?
+}
+
+/// The jobs waiting for a database thread: every foreground job goes into the next batch; background
+/// jobs follow in arrival order, as many as a weight budget allows.
+final class JobQueue: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var foreground: [DatabaseThread.Job] = []
+    private var background: [DatabaseThread.Job] = []
+    private var backgroundHead = 0
+    private var closed = false
+
+    /// Adds a job; false when the queue is closed.
+    func push(_ job: DatabaseThread.Job) -> Bool {
+        lock.withLock {
+            guard !closed else { return false }
+            if job.background { background.append(job) } else { foreground.append(job) }
+            lock.signal()
+            return true
+        }
+    }
+
+    private var isEmpty: Bool { foreground.isEmpty && backgroundHead == background.count }
+
+    /// The next batch (waiting up to `timeout` seconds for one); empty on timeout or when closed and drained.
+    func popBatch(backgroundBudget: Int, timeout: Double) -> [DatabaseThread.Job] {
+        lock.withLock {
+            let deadline = monotonicSeconds() + timeout
+            while isEmpty && !closed {
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { break }
+                lock.wait(seconds: left)
+            }
+            var batch = foreground
+            foreground.removeAll(keepingCapacity: true)
+            var spent = 0
+            while backgroundHead < background.count {
+                let job = background[backgroundHead]
+                // Always at least one background job, however heavy, so background work cannot starve.
+                if spent > 0 && spent + job.weight > backgroundBudget { break }
+                batch.append(job)
+                spent += job.weight
+                backgroundHead += 1
+            }
+            if backgroundHead == background.count {
+                background.removeAll(keepingCapacity: true)
+                backgroundHead = 0
+            } else if backgroundHead > 1024 {
+                background.removeFirst(backgroundHead)
+                backgroundHead = 0
+            }
+            return batch
+        }
+    }
+
+    func close() {
+        lock.withLock {
+            closed = true
+            lock.broadcast()
+        }
+    }
+
+    var isClosedAndEmpty: Bool { lock.withLock { closed && isEmpty } }
 }

@@ -79,6 +79,7 @@ public final class Outbox: Sendable {
     ) {
         let clock = self.clock
         writer.perform(
+            background: true, weight: items.count,
             { store in
                 try items.map { try store.record(id: $0.id, result: $0.result, policy: policy, now: clock.now(), jitter: jitter()) }
             }, completion: completion)
@@ -88,13 +89,15 @@ public final class Outbox: Sendable {
     public func releaseBlocking(ids: [Int64]) throws(OutboxError) {
         guard !ids.isEmpty else { return }
         let clock = self.clock
-        try writer.performBlocking { store in try store.release(ids: ids, now: clock.now()) }
+        try writer.performBlocking(background: true, weight: ids.count) { store in
+            try store.release(ids: ids, now: clock.now())
+        }
     }
 
     /// Claims up to `limit` due messages, shared fairly between companies (from a dedicated thread).
     public func claimDueBlocking(limit: Int, leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
-        return try writer.performBlocking { store in
+        return try writer.performBlocking(background: true, weight: limit) { store in
             try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
         }
     }
@@ -102,7 +105,7 @@ public final class Outbox: Sendable {
     /// Claims the given messages if they are still queued or deferred (from a dedicated thread).
     public func claimBlocking(ids: [Int64], leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
-        return try writer.performBlocking { store in
+        return try writer.performBlocking(background: true, weight: ids.count) { store in
             try ids.compactMap { try store.claim(id: $0, now: clock.now(), leaseSeconds: leaseSeconds) }
         }
     }
@@ -111,7 +114,7 @@ public final class Outbox: Sendable {
     /// dedicated thread).
     public func sweepBlocking(retention: Int, batch: Int = 500) throws(OutboxError) -> Int {
         let clock = self.clock
-        return try writer.performBlocking { store in
+        return try writer.performBlocking(background: true, weight: batch) { store in
             try store.sweep(before: clock.now().adding(seconds: -Double(retention)), limit: batch)
         }
     }

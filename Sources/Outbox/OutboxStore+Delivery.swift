@@ -2,19 +2,23 @@ import MailCore
 
 extension OutboxStore {
     /// Companies (`''` for none) that have queued or deferred mail, by a loose index scan of
-    /// `messages_due`: one index probe per company however many messages each has.
+    /// `messages_due`: one index probe per company however many messages each has. (INDEXED BY: left to
+    /// itself the planner scans `messages_by_state`, which costs a row per pending message.)
     func companiesWithPendingMail() throws(SQLiteError) -> [String] {
         var companies: [String] = []
         let first = try db.statement(
-            "SELECT MIN(company) FROM messages WHERE state IN ('queued', 'deferred')")
-        guard try first.step(), let start = first.string(0) else { return [] }
+            "SELECT MIN(company) FROM messages INDEXED BY messages_due WHERE state IN ('queued', 'deferred')")
+        guard let found = try first.first({ $0.string(0) }), let start = found else { return [] }
         companies.append(start)
         let next = try db.statement(
-            "SELECT MIN(company) FROM messages WHERE state IN ('queued', 'deferred') AND company > ?")
+            """
+            SELECT MIN(company) FROM messages INDEXED BY messages_due
+            WHERE state IN ('queued', 'deferred') AND company > ?
+            """)
         while true {
             next.reset()
             next.bind(1, companies.last!)
-            guard try next.step(), let company = next.string(0) else { break }
+            guard let found = try next.first({ $0.string(0) }), let company = found else { break }
             companies.append(company)
         }
         return companies
@@ -91,30 +95,45 @@ extension OutboxStore {
     ) throws(SQLiteError) -> MessageVerdict? {
         let message = try db.statement("SELECT age_from, attempts FROM messages WHERE id = ?")
         message.bind(1, id)
-        guard try message.step() else { return nil }
-        let ageFrom = Timestamp(milliseconds: message.int64(0))
-        let attempt = message.int(1) + 1
-        message.reset()
+        guard let (ageFrom, previous) = try message.first({ (Timestamp(milliseconds: $0.int64(0)), $0.int(1)) })
+        else { return nil }
+        let attempt = previous + 1
 
-        let update = try db.statement(
-            """
-            UPDATE recipients SET state = ?1, reply = ?2
-            WHERE message = ?3 AND address = ?4 AND state IN ('pending', 'deferred')
-            """)
-        for (address, disposition) in result.recipients {
-            let state: RecipientState
+        func state(_ disposition: RecipientDisposition) -> RecipientState {
             switch disposition {
-            case .delivered: state = .delivered
-            case .failed: state = .failed
-            case .deferred: state = .deferred
+            case .delivered: return .delivered
+            case .failed: return .failed
+            case .deferred: return .deferred
             }
-            update.reset()
-            try update.bind(1, state.rawValue).bind(2, disposition.reply).bind(3, id).bind(4, address).run()
+        }
+        // The attempt went to every pending recipient. When they all got the same answer (the common case:
+        // one recipient, or a connection that failed as a whole) one statement updates them all.
+        let first = result.recipients.first?.disposition
+        if let first, result.recipients.allSatisfy({ $0.disposition == first }) {
+            try db.statement(
+                "UPDATE recipients SET state = ?1, reply = ?2 WHERE message = ?3 AND state IN ('pending', 'deferred')"
+            ).bind(1, state(first).rawValue).bind(2, first.reply).bind(3, id).run()
+        } else {
+            let update = try db.statement(
+                """
+                UPDATE recipients SET state = ?1, reply = ?2
+                WHERE message = ?3 AND address = ?4 AND state IN ('pending', 'deferred')
+                """)
+            for (address, disposition) in result.recipients {
+                update.reset()
+                try update.bind(1, state(disposition).rawValue).bind(2, disposition.reply).bind(3, id)
+                    .bind(4, address).run()
+            }
         }
         var states: [RecipientState] = []
-        let select = try db.statement("SELECT state FROM recipients WHERE message = ?")
-        select.bind(1, id)
-        while try select.step() { states.append(RecipientState(rawValue: select.string(0) ?? "") ?? .pending) }
+        if case .deferred? = first, result.recipients.allSatisfy({ $0.disposition == first }) {
+            // Something is still pending, whatever the others' states: the verdict needs no more.
+            states = [.deferred]
+        } else {
+            let select = try db.statement("SELECT state FROM recipients WHERE message = ?")
+            select.bind(1, id)
+            while try select.step() { states.append(RecipientState(rawValue: select.string(0) ?? "") ?? .pending) }
+        }
 
         let verdict = MessageVerdict.decide(
             recipientStates: states, result: result, attempt: attempt, createdAt: ageFrom, now: now, policy: policy,

@@ -4,8 +4,7 @@ extension OutboxStore {
     private func state(of id: Int64) throws(SQLiteError) -> MessageState? {
         let s = try db.statement("SELECT state FROM messages WHERE id = ?")
         s.bind(1, id)
-        guard try s.step() else { return nil }
-        return MessageState(rawValue: s.string(0) ?? "")
+        return try s.first { MessageState(rawValue: $0.string(0) ?? "") } ?? nil
     }
 
     /// Cancels a message not yet being sent.

@@ -17,7 +17,7 @@ final class OutboxStore: @unchecked Sendable {
         if let key = m.idempotencyKey {
             let find = try db.statement("SELECT id FROM messages WHERE company = ? AND idempotency_key = ?")
             find.bind(1, company).bind(2, key)
-            if try find.step() { return EnqueueOutcome(id: find.int64(0), duplicate: true) }
+            if let id = try find.first({ $0.int64(0) }) { return EnqueueOutcome(id: id, duplicate: true) }
         }
         let insert = try db.statement(
             """
@@ -44,6 +44,6 @@ final class OutboxStore: @unchecked Sendable {
     func data(id: Int64) throws(SQLiteError) -> [UInt8]? {
         let s = try db.statement("SELECT data FROM message_data WHERE id = ?")
         s.bind(1, id)
-        return try s.step() ? s.blob(0) : nil
+        return try s.first { $0.blob(0) }
     }
 }

@@ -6,8 +6,15 @@ final class Database {
     let path: String
     private var cache: [String: Statement] = [:]
 
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configured: Bool = {
+        _ = csqlite_disable_memory_statistics()
+        return true
+    }()
+
     /// Opens (creating when `create`) the database at `path`.
     init(path: String, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        _ = Database.configured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
@@ -54,12 +61,6 @@ final class Database {
         return statement
     }
 
-    /// The value of the first column of the first row, as an integer.
-    func scalar(_ sql: String) throws(SQLiteError) -> Int64? {
-        let s = try statement(sql)
-        guard try s.step() else { return nil }
-        return s.isNull(0) ? nil : s.int64(0)
-    }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
@@ -133,6 +134,13 @@ final class Statement {
     /// Runs a statement that returns no rows.
     func run() throws(SQLiteError) {
         while try step() {}
+    }
+
+    /// Reads the first row, if any, and resets the statement, so it holds no read snapshot open (an open
+    /// snapshot would keep the WAL from being checkpointed).
+    func first<T>(_ read: (Statement) -> T) throws(SQLiteError) -> T? {
+        defer { sqlite3_reset(handle) }
+        return try step() ? read(self) : nil
     }
 
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
