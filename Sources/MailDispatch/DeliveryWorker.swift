@@ -59,35 +59,45 @@ struct DeliveryWorker {
         mutating func deliver(_ message: ClaimedMessage, policy: RelayPolicy, lane: RelayKey?) {
             let started = monotonicSeconds()
             let relay = policy.relay
-            guard let data = loadData(message) else { return }
-            let envelope = Envelope(
-                sender: message.envelopeFrom, recipients: message.recipients.map(\.address), size: data.count,
-                needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
+            let recipients = message.recipients.map(\.address)
 
             var retriedOnFreshConnection = false
+            var data: [UInt8]?
             while true {
                 if connection == nil || !connection!.isUsable || connectionRelay != relay {
                     closeConnection()
                     do {
                         connection = try SMTPConnection.open(options(relay), logger: logger)
                         connectionRelay = relay
+                        dispatcher.relayReachable(relay)
                     } catch {
                         let result =
                             error.isPermanent
-                            ? DeliveryResult.failedAll(relay: relay.endpoint, recipients: envelope.recipients, reason: error.reason)
-                            : DeliveryResult.deferredAll(relay: relay.endpoint, recipients: envelope.recipients, reason: error.reason)
+                            ? DeliveryResult.failedAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
+                            : DeliveryResult.deferredAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
                         record(message, result: result, started: started)
-                        // The relay is unreachable: every message waiting for it would fail the same way now.
-                        if let lane, !error.isPermanent { deferLane(lane, relay: relay, reason: error.reason) }
+                        if !error.isPermanent {
+                            // The relay is unreachable: every message waiting for it would fail the same way now.
+                            dispatcher.relayFailed(relay, reason: error.reason)
+                            if let lane { deferLane(lane, relay: relay, reason: error.reason) }
+                        }
                         return
                     }
                 }
+                // Read only once the relay is there to take it: a dead relay costs no reads.
+                if data == nil {
+                    guard let bytes = loadData(message) else { return }
+                    data = bytes
+                }
+                let envelope = Envelope(
+                    sender: message.envelopeFrom, recipients: recipients, size: data!.count,
+                    needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
                 let reused = transactions > 0
                 let start = connection!.beginTransaction(envelope)
                 // The previous message's outcome is durable before this message's data goes out, so a crash
                 // can re-send at most the one message whose data is in flight.
                 waitForPendingRecord()
-                let result = start.finished ?? connection!.finishTransaction(start, data: data)
+                let result = start.finished ?? connection!.finishTransaction(start, data: data!)
                 transactions += 1
                 // A reused connection that the relay closed (421, idle timeout) is retried once on a fresh one.
                 if reused && !retriedOnFreshConnection && !connection!.isUsable && !result.uncertain

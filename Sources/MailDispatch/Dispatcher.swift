@@ -32,7 +32,10 @@ public final class Dispatcher: Sendable {
     let lock = ConditionLock()
     /// Guarded by `lock`.
     nonisolated(unsafe) var state: SchedulerState
-    nonisolated(unsafe) var pendingImmediate: [Int64] = []
+    nonisolated(unsafe) var pendingImmediate: [(id: Int64, company: String?)] = []
+    /// Relays whose last connection attempt failed, until when (monotonic seconds) nothing more is
+    /// claimed for them: one failed attempt stands for all their mail, and a dead relay is probed, not flooded.
+    nonisolated(unsafe) var relayDownUntil: [RelayKey: Double] = [:]
     nonisolated(unsafe) var wakeRequested = false
     nonisolated(unsafe) var stopping = false
     nonisolated(unsafe) var workers = 0
@@ -63,15 +66,46 @@ public final class Dispatcher: Sendable {
     public func submitted(id: Int64, company: String?) {
         guard !configuration.current.policy(for: company).group else { return }
         lock.withLock {
-            pendingImmediate.append(id)
+            pendingImmediate.append((id, company))
             wakeRequested = true
             lock.broadcast()
         }
     }
 
-    /// Wakes the scheduler now (after flush or retry made messages due).
-    public func wake() {
+    /// A connection to `relay` failed: claim nothing more for it for a while (the retry's first delay,
+    /// at most a minute).
+    func relayFailed(_ relay: RelaySettings, reason: String) {
+        let backoff = min(Double(configuration.current.retry.minDelay), 60)
+        let wasUp = lock.withLock { () -> Bool in
+            let wasUp = (relayDownUntil[relay.key] ?? 0) <= monotonicSeconds()
+            relayDownUntil[relay.key] = monotonicSeconds() + backoff
+            return wasUp
+        }
+        if wasUp {
+            logger.notice(
+                "relay unreachable",
+                metadata: ["event": "relay_down", "relay": "\(relay.endpoint)", "reply": "\(reason)", "retry_in": "\(Int(backoff))"])
+        }
+    }
+
+    /// A connection to `relay` succeeded.
+    func relayReachable(_ relay: RelaySettings) {
+        let wasDown = lock.withLock { relayDownUntil.removeValue(forKey: relay.key) != nil }
+        if wasDown { logger.notice("relay reachable", metadata: ["event": "relay_up", "relay": "\(relay.endpoint)"]) }
+    }
+
+    /// The relays not to claim for now (the lock must be held).
+    private func downRelays() -> Set<RelayKey> {
+        let now = monotonicSeconds()
+        return Set(relayDownUntil.filter { $0.value > now }.keys)
+    }
+
+    /// Tries again now (after `flush` or `retry` made messages due): relays that failed recently are no
+    /// longer skipped, and the scheduler wakes.
+    public func retryNow() {
         lock.withLock {
+            // Expired, not forgotten: the next successful connection still logs the relay as back.
+            for key in relayDownUntil.keys { relayDownUntil[key] = 0 }
             wakeRequested = true
             lock.broadcast()
         }
@@ -126,7 +160,7 @@ public final class Dispatcher: Sendable {
         var nextSweep = monotonicSeconds() + 5
         while true {
             heartbeat.withLock { $0 = monotonicSeconds() }
-            let (ids, stop, tick) = lock.withLock { () -> ([Int64], Bool, Bool) in
+            let (ids, stop, tick) = lock.withLock { () -> ([(id: Int64, company: String?)], Bool, Bool) in
                 while !stopping && !wakeRequested && pendingImmediate.isEmpty {
                     let now = monotonicSeconds()
                     let roomToClaim = moreDue && state.held < Dispatcher.highWater / 2
@@ -155,7 +189,12 @@ public final class Dispatcher: Sendable {
 
     private var leaseSeconds: Int { 600 + 2 * configuration.current.smtp.relay.timeout }
 
-    private func claimImmediate(_ ids: [Int64]) {
+    private func claimImmediate(_ submitted: [(id: Int64, company: String?)]) {
+        let config = configuration.current
+        let down = lock.withLock { downRelays() }
+        // Mail for a relay that just failed stays queued; the tick takes it once the relay is probed again.
+        let ids = submitted.filter { !down.contains(config.policy(for: $0.company).relay.key) }.map(\.id)
+        guard !ids.isEmpty else { return }
         do {
             let claimed = try outbox.claimBlocking(ids: ids, leaseSeconds: leaseSeconds)
             file(claimed)
@@ -170,8 +209,12 @@ public final class Dispatcher: Sendable {
             let room = lock.withLock { Dispatcher.highWater - state.held }
             guard room > 0 else { return true }
             let want = min(room, Dispatcher.claimBatch)
+            let config = configuration.current
+            let down = lock.withLock { downRelays() }
             do {
-                let claimed = try outbox.claimDueBlocking(limit: want, leaseSeconds: leaseSeconds)
+                let claimed = try outbox.claimDueBlocking(limit: want, leaseSeconds: leaseSeconds) { company in
+                    down.isEmpty || !down.contains(config.policy(for: company).relay.key)
+                }
                 file(claimed)
                 if claimed.count < want { return false }
             } catch {

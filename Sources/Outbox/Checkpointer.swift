@@ -14,7 +14,7 @@ final class Checkpointer: @unchecked Sendable {
         done = DedicatedThread.start(name: "outbox-checkpoint") {
             var seen = 0
             while true {
-                let stopping = stop.wait(seconds: 0.25) != nil
+                let stopping = stop.wait(seconds: 0.5) != nil
                 let current = commits.current
                 if current != seen || stopping {
                     seen = current

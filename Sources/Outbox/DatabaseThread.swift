@@ -78,21 +78,28 @@ final class DatabaseThread: @unchecked Sendable {
         }
         for job in jobs {
             do {
+                let counts = store.countChanges
                 try run("SAVEPOINT job")
-                if !job.run(store) { try run("ROLLBACK TO job") }
+                if !job.run(store) {
+                    try run("ROLLBACK TO job")
+                    store.countChanges = counts
+                }
                 try run("RELEASE job")
             } catch {
                 // A savepoint statement itself failed: the transaction is unusable.
                 try? db.execute("ROLLBACK")
+                store.forgetCounts()
                 for job in jobs { job.finish(error) }
                 return
             }
         }
         do {
+            try store.writeCounts()
             try run("COMMIT")
             for job in jobs { job.finish(nil) }
         } catch {
             try? db.execute("ROLLBACK")
+            store.forgetCounts()
             for job in jobs { job.finish(error) }
         }
     }

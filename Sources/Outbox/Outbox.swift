@@ -32,11 +32,15 @@ public final class Outbox: Sendable {
             PRAGMA temp_store = MEMORY;
             PRAGMA wal_autocheckpoint = 0;
             PRAGMA journal_size_limit = 67108864;
+            PRAGMA cache_size = -8192;
             """)
         let now = clock.now()
         try Schema.migrate(writeDB, now: now.milliseconds)
         let writeStore = OutboxStore(db: writeDB)
+        try writeDB.execute("BEGIN IMMEDIATE")
         let recovered = try writeStore.recoverInterrupted(now: now)
+        try writeStore.writeCounts()
+        try writeDB.execute("COMMIT")
         if recovered > 0 {
             logger.notice("recovered", metadata: ["event": "recovered", "count": "\(recovered)"])
         }
@@ -95,10 +99,13 @@ public final class Outbox: Sendable {
     }
 
     /// Claims up to `limit` due messages, shared fairly between companies (from a dedicated thread).
-    public func claimDueBlocking(limit: Int, leaseSeconds: Int) throws(OutboxError) -> [ClaimedMessage] {
+    /// `include` selects the companies (nil: no company) whose mail may be claimed now.
+    public func claimDueBlocking(
+        limit: Int, leaseSeconds: Int, include: @escaping @Sendable (String?) -> Bool = { _ in true }
+    ) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
         return try writer.performBlocking(background: true, weight: limit) { store in
-            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
+            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds, include: include)
         }
     }
 

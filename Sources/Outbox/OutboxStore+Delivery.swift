@@ -26,8 +26,11 @@ extension OutboxStore {
 
     /// Claims up to `limit` due messages, shared fairly between companies: each company with due mail
     /// gets an equal quota of this batch, so a company with a large backlog cannot starve the others.
-    func claimDue(now: Timestamp, limit: Int, leaseSeconds: Int) throws(SQLiteError) -> [ClaimedMessage] {
-        let companies = try companiesWithPendingMail()
+    /// `include` says which companies (nil: none) to claim for; the others' mail stays queued.
+    func claimDue(now: Timestamp, limit: Int, leaseSeconds: Int, include: (String?) -> Bool)
+        throws(SQLiteError) -> [ClaimedMessage]
+    {
+        let companies = try companiesWithPendingMail().filter { include($0.isEmpty ? nil : $0) }
         guard !companies.isEmpty else { return [] }
         var claimed: [ClaimedMessage] = []
         var remaining = limit
@@ -73,6 +76,7 @@ extension OutboxStore {
             """)
         update.bind(1, now.milliseconds + Int64(leaseSeconds) * 1000).bind(2, now.milliseconds).bind(3, id)
         guard try update.step() else { return nil }
+        moved(from: Self.pendingState(attempts: update.int(6)), to: .sending)
         let company = update.string(0) ?? ""
         var message = ClaimedMessage(
             id: id, company: company.isEmpty ? nil : company, envelopeFrom: update.string(1) ?? "", recipients: [],
@@ -135,9 +139,11 @@ extension OutboxStore {
             while try select.step() { states.append(RecipientState(rawValue: select.string(0) ?? "") ?? .pending) }
         }
 
+        moved(from: .sending, to: nil)
         let verdict = MessageVerdict.decide(
             recipientStates: states, result: result, attempt: attempt, createdAt: ageFrom, now: now, policy: policy,
             jitter: jitter)
+        moved(from: nil, to: verdict.state)
         if verdict.expired {
             try db.statement(
                 "UPDATE recipients SET state = 'failed', reply = ?1 WHERE message = ?2 AND state IN ('pending', 'deferred')"
@@ -166,22 +172,30 @@ extension OutboxStore {
             UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
                 next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
             WHERE id = ?2 AND state = 'sending'
+            RETURNING attempts
             """)
         for id in ids {
             s.reset()
-            try s.bind(1, now.milliseconds).bind(2, id).run()
+            s.bind(1, now.milliseconds).bind(2, id)
+            while try s.step() { moved(from: .sending, to: Self.pendingState(attempts: s.int(0))) }
         }
     }
 
     /// At start-up: whatever a crash left `sending` is due again (delivered at least once).
     func recoverInterrupted(now: Timestamp) throws(SQLiteError) -> Int {
-        try db.statement(
+        let s = try db.statement(
             """
             UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
                 next_attempt_at = ?1, lease_until = NULL, updated_at = ?1
             WHERE state = 'sending'
-            """
-        ).bind(1, now.milliseconds).run()
-        return db.changes
+            RETURNING attempts
+            """)
+        s.bind(1, now.milliseconds)
+        var count = 0
+        while try s.step() {
+            moved(from: .sending, to: Self.pendingState(attempts: s.int(0)))
+            count += 1
+        }
+        return count
     }
 }

@@ -19,6 +19,7 @@ extension OutboxStore {
             WHERE id = ?2
             """
         ).bind(1, now.milliseconds).bind(2, id).run()
+        moved(from: state, to: .cancelled)
     }
 
     /// Makes a failed (or deferred) message due now again: its failed recipients become pending and
@@ -28,19 +29,21 @@ extension OutboxStore {
         guard state == .failed || state == .deferred else {
             throw OutboxError.conflict("message \(id) is \(state.rawValue); only failed or deferred mail can be retried")
         }
-        try requeue(id: id, now: now)
+        try requeue(id: id, from: state, now: now)
     }
 
-    private func requeue(id: Int64, now: Timestamp) throws(SQLiteError) {
+    private func requeue(id: Int64, from state: MessageState, now: Timestamp) throws(SQLiteError) {
         try db.statement("UPDATE recipients SET state = 'pending' WHERE message = ? AND state <> 'delivered'")
             .bind(1, id).run()
-        try db.statement(
+        let update = try db.statement(
             """
             UPDATE messages SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'queued' END,
                 next_attempt_at = ?1, age_from = ?1, updated_at = ?1
             WHERE id = ?2
+            RETURNING attempts
             """
-        ).bind(1, now.milliseconds).bind(2, id).run()
+        ).bind(1, now.milliseconds).bind(2, id)
+        while try update.step() { moved(from: state, to: Self.pendingState(attempts: update.int(0))) }
     }
 
     /// Requeues every failed message; returns how many.
@@ -48,7 +51,7 @@ extension OutboxStore {
         let s = try db.statement("SELECT id FROM messages WHERE state = 'failed'")
         var ids: [Int64] = []
         while try s.step() { ids.append(s.int64(0)) }
-        for id in ids { try requeue(id: id, now: now) }
+        for id in ids { try requeue(id: id, from: .failed, now: now) }
         return ids.count
     }
 
@@ -69,13 +72,17 @@ extension OutboxStore {
         while try select.step() { ids.append(select.int64(0)) }
         let statements = try [
             "DELETE FROM message_data WHERE id = ?", "DELETE FROM recipients WHERE message = ?",
-            "DELETE FROM attempts WHERE message = ?", "DELETE FROM messages WHERE id = ?",
+            "DELETE FROM attempts WHERE message = ?",
         ].map { (sql: String) throws(SQLiteError) -> Statement in try db.statement(sql) }
+        let delete = try db.statement("DELETE FROM messages WHERE id = ? RETURNING state")
         for id in ids {
             for s in statements {
                 s.reset()
                 try s.bind(1, id).run()
             }
+            delete.reset()
+            delete.bind(1, id)
+            while try delete.step() { moved(from: MessageState(rawValue: delete.string(0) ?? ""), to: nil) }
         }
         return ids.count
     }

@@ -5,9 +5,37 @@ import MailCore
 /// Sendable only so it can be handed to the thread that owns it; it is never used by two threads.
 final class OutboxStore: @unchecked Sendable {
     let db: Database
+    /// Changes to the per-state counts made in the current transaction, written by `writeCounts()`
+    /// before it commits (indexed by `MessageState.allCases`).
+    var countChanges = [Int](repeating: 0, count: MessageState.allCases.count)
 
     init(db: Database) {
         self.db = db
+    }
+
+    private static func index(_ state: MessageState) -> Int { MessageState.allCases.firstIndex(of: state)! }
+
+    /// Notes that a message left `from` (nil: it is new) for `to` (nil: it is deleted).
+    func moved(from: MessageState?, to: MessageState?) {
+        if let from { countChanges[Self.index(from)] -= 1 }
+        if let to { countChanges[Self.index(to)] += 1 }
+    }
+
+    /// The state a pending message is in: one never attempted is `queued`, one attempted `deferred`.
+    static func pendingState(attempts: Int) -> MessageState { attempts > 0 ? .deferred : .queued }
+
+    /// Adds the noted changes to `state_counts` (inside the transaction that made them).
+    func writeCounts() throws(SQLiteError) {
+        let update = try db.statement("UPDATE state_counts SET n = n + ? WHERE state = ?")
+        for (i, change) in countChanges.enumerated() where change != 0 {
+            update.reset()
+            try update.bind(1, change).bind(2, MessageState.allCases[i].rawValue).run()
+        }
+        forgetCounts()
+    }
+
+    func forgetCounts() {
+        for i in countChanges.indices { countChanges[i] = 0 }
     }
 
     /// Stores a message with its recipients and bytes, or finds the earlier message with the same
@@ -29,6 +57,7 @@ final class OutboxStore: @unchecked Sendable {
             .bind(5, m.fromAddress).bind(6, m.subject).bind(7, m.data.count).bind(8, m.needsSMTPUTF8)
             .bind(9, m.has8BitData).bind(10, m.idempotencyKey).bind(11, now.milliseconds)
         try insert.run()
+        moved(from: nil, to: .queued)
         let id = db.lastInsertRowID
         try db.statement("INSERT INTO message_data (id, data) VALUES (?, ?)").bind(1, id).bind(2, blob: m.data).run()
         let recipient = try db.statement(

@@ -69,6 +69,15 @@ enum Schema {
                 UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
             END;
             """),
+        // A trigger runs as a sub-program for every row it fires on, and it fired on every insert and
+        // every state change: about a third of an enqueue's SQLite time. The counts are now kept by the
+        // writer (OutboxStore.moved) and written once per commit.
+        ("002_counts_kept_by_the_writer", """
+            DROP TRIGGER messages_count_insert;
+            DROP TRIGGER messages_count_update;
+            DROP TRIGGER messages_count_delete;
+            UPDATE state_counts SET n = (SELECT count(*) FROM messages WHERE messages.state = state_counts.state);
+            """),
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction.

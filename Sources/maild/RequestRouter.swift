@@ -51,18 +51,18 @@ struct RequestRouter: ControlHandler {
                 return .success([("message", detail.json)])
             case .retry(.id(let id)):
                 try await outbox.retry(id: try messageID(id))
-                dispatcher.wake()
+                dispatcher.retryNow()
                 return .success([("count", 1)])
             case .retry(.allFailed):
                 let count = try await outbox.retryAllFailed()
-                dispatcher.wake()
+                dispatcher.retryNow()
                 return .success([("count", .int(count))])
             case .cancel(let id):
                 try await outbox.cancel(id: try messageID(id))
                 return .success()
             case .flush:
                 let count = try await outbox.flush()
-                dispatcher.wake()
+                dispatcher.retryNow()
                 return .success([("count", .int(count))])
             }
         } catch let error as ProtocolError {

@@ -243,3 +243,23 @@ def test_sigkill_during_enqueue_and_delivery_loses_nothing_acknowledged(tmp_path
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
     # Only messages in flight at a kill can arrive twice: at most one per connection, two kills.
     assert duplicates <= 2 * 4, counts.most_common(10)
+
+
+def test_an_unreachable_relay_is_probed_not_flooded(daemons, relays):
+    port = free_port()
+    d = daemons("[smtp]\nhost = \"127.0.0.1\"\nport = %d\ntimeout = 10\ngroup = false\n"
+                "[retry]\nmin_delay = 30\nmax_delay = 60\n" % port)
+    first = d.enqueue({"to": ["a@example.com"], "subject": "first", "text": "t"})
+    assert d.wait_state(first, "deferred")["last_error"] == "connection refused by 127.0.0.1:%d" % port
+    later = [d.enqueue({"to": ["a@example.com"], "subject": "later %d" % i, "text": "t"}) for i in range(20)]
+    # While the relay is known to be down (for min_delay, at most a minute), nothing more is attempted:
+    # the later messages wait, queued, instead of each costing a connection attempt.
+    queued = d.request({"op": "list", "state": "queued"})["messages"]
+    assert sorted(m["id"] for m in queued) == sorted(later)
+    assert d.log_text().count("event=relay_down") == 1
+    relay = relays("--port", port)
+    assert d.request({"op": "flush"})["ok"]  # an operator's flush tries again at once
+    relay.wait_for(21)
+    for message_id in [first] + later:
+        d.wait_state(message_id, "sent")
+    assert "event=relay_up" in d.log_text()

@@ -39,6 +39,17 @@ final class OutboxFixture: @unchecked Sendable {
             idempotencyKey: key)
     }
 
+    /// The counts `status` answers must equal a recount of the rows.
+    func expectCountsExact(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let db = try Database(path: directory + "/outbox.db", readOnly: true)
+        let s = try db.statement("SELECT state, count(*) FROM messages GROUP BY state")
+        var actual: [MessageState: Int] = [:]
+        for state in MessageState.allCases { actual[state] = 0 }
+        while try s.step() { actual[MessageState(rawValue: s.string(0)!)!] = s.int(1) }
+        s.reset()
+        #expect(try await outbox.counts() == actual, sourceLocation: sourceLocation)
+    }
+
     func record(_ id: Int64, _ result: DeliveryResult, policy: RetryPolicy = RetryPolicy(minDelay: 30, maxDelay: 60, maxAge: 100))
         async throws -> MessageVerdict?
     {
@@ -96,6 +107,7 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(rest.count == 280 && Set(rest.map(\.id)).isDisjoint(with: batch.map(\.id)))
         #expect(try await f.outbox.counts()[.sending] == 310)
         #expect(try f.outbox.claimDueBlocking(limit: 10, leaseSeconds: 60).isEmpty)
+        try await f.expectCountsExact()
     }
 
     @Test func recordDeliveredSentAndPartialRetriesOnlyTheRest() async throws {
@@ -114,6 +126,7 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(detail.summary.state == .sent && detail.summary.attempts == 2)
         #expect(detail.recipients.map(\.state) == [.delivered, .delivered])
         #expect(detail.attempts.map(\.outcome) == ["partial", "delivered"])
+        try await f.expectCountsExact()
     }
 
     @Test func expiryFailsPendingRecipients() async throws {
@@ -125,6 +138,7 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(verdict?.state == .failed && verdict?.expired == true)
         let detail = try #require(try await f.outbox.detail(id: id))
         #expect(detail.recipients[0].state == .failed && detail.recipients[0].reply?.contains("expired") == true)
+        try await f.expectCountsExact()
     }
 
     @Test func uncertainAttemptsShowInDetail() async throws {
@@ -156,6 +170,7 @@ final class OutboxFixture: @unchecked Sendable {
         _ = try await f.record(sending, .deferredAll(relay: "r:25", recipients: ["a@example.com"], reason: "451"))
         #expect(try await f.outbox.flush() == 1)
         #expect(try f.outbox.claimDueBlocking(limit: 5, leaseSeconds: 60).map(\.id) == [sending])
+        try await f.expectCountsExact()
     }
 
     @Test func restartPutsSendingBackInTheQueue() async throws {
@@ -195,6 +210,7 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await f.outbox.detail(id: done) == nil)
         #expect(try await f.outbox.detail(id: waiting) != nil)
         #expect(try await f.outbox.counts()[.sent] == 0)
+        try await f.expectCountsExact()
     }
 
     @Test func listFiltersAndOrdersNewestFirst() async throws {

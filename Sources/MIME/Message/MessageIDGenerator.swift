@@ -29,6 +29,8 @@ public enum MessageIDGenerator {
         return "\(time).\(String(decoding: random, as: UTF8.self))@\(rightSide(domain))"
     }
 
+    private static let atext = Set("abcdefghijklmnopqrstuvwxyz0123456789-!#$%&'*+/=?^_`{|}~".utf8)
+
     /// RFC 5322 §3.6.4 id-right: a dot-atom-text, or a domain literal `[…]`, in ASCII.
     static func rightSide(_ domain: String) -> String {
         let trimmed = domain.trimmingSpaces
@@ -37,9 +39,8 @@ public enum MessageIDGenerator {
             return (try? EmailAddress.parse("id@" + trimmed)) != nil ? trimmed : "localhost"
         }
         guard let ascii = Punycode.asciiDomain(trimmed), !ascii.isEmpty else { return "localhost" }
-        let atext = Set("abcdefghijklmnopqrstuvwxyz0123456789-!#$%&'*+/=?^_`{|}~".utf8)
         let labels = ascii.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(atext.contains) }) else { return "localhost" }
+        guard labels.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.atext.contains) }) else { return "localhost" }
         return ascii
     }
 }

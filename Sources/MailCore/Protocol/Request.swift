@@ -109,7 +109,7 @@ extension Request {
         guard r.has("op") else { throw .badRequest("request has no \"op\"; one of: \(operations.joined(separator: ", "))") }
         let op = try r.requiredString("op")
         func fields(_ names: String...) throws(ProtocolError) {
-            try r.rejectUnknown(allowed: Set(["op", "req"] + names))
+            try r.rejectUnknown(allowed: ["op", "req"] + names)
         }
         switch op {
         case "ping": try fields(); return .ping
