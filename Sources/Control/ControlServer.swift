@@ -4,26 +4,31 @@ import Glibc
 import Logging
 import MailCore
 
-/// Answers one request line of the control protocol.
+/// Answers the request lines of the control protocol.
 public protocol ControlHandler: Sendable {
-    /// Returns the answer line, newline included. Runs as a child task of `ControlServer.run`.
-    func handle(line: [UInt8], peer: PeerCredentials?) async -> [UInt8]
+    /// Called on the poll thread for each request line: it must not block. It answers by calling `reply`
+    /// once, at once or later from any thread (after a commit, or from a task for slower requests).
+    func handle(line: [UInt8], peer: PeerCredentials?, reply: ControlReply)
+}
+
+/// The way to answer one request: call it once with the answer line, newline included.
+public struct ControlReply: Sendable {
+    let server: ControlServer
+    let connection: Int
+    let sequence: UInt64
+
+    public func callAsFunction(_ line: [UInt8]) {
+        server.complete(connection: connection, sequence: sequence, line: line)
+    }
 }
 
 /// The Unix-socket server of SPEC §3: JSON lines in, JSON lines out, in request order.
 ///
 /// One dedicated thread owns every socket and multiplexes them with poll(2), so a slow client never
-/// holds up the others and no socket call runs on Swift's cooperative pool. Each complete line becomes a
-/// child task of `run()` that calls the handler; its answer comes back to the poll thread through a
-/// completion queue and a self-pipe.
+/// holds up the others and no socket call runs on Swift's cooperative pool. The handler sees each
+/// complete line on that thread and answers through a `ControlReply`; answers come back to the poll
+/// thread through a completion queue and a self-pipe, and go out in request order.
 public final class ControlServer: Sendable {
-    struct Incoming: Sendable {
-        let connection: Int
-        let sequence: UInt64
-        let line: [UInt8]
-        let peer: PeerCredentials?
-    }
-
     private struct Completion {
         let connection: Int
         let sequence: UInt64
@@ -73,23 +78,14 @@ public final class ControlServer: Sendable {
 
     public var path: String { listener.path }
 
-    /// Serves clients until `stop()`, then returns once every request read has been answered and every
-    /// handler task has finished.
+    /// Serves clients until `stop()`, then returns once every request read has been answered (or the
+    /// stop's grace period has passed).
     public func run(handler: some ControlHandler) async {
-        let (stream, continuation) = AsyncStream<Incoming>.makeStream()
         let pollDone = Latch<Bool>()
         DedicatedThread.start(name: "control-poll") { [self] in
-            var loop = PollLoop(server: self, requests: continuation)
+            var loop = PollLoop(server: self, handler: handler)
             loop.run()
             pollDone.set(true)
-        }
-        await withDiscardingTaskGroup { group in
-            for await request in stream {
-                group.addTask {
-                    let answer = await handler.handle(line: request.line, peer: request.peer)
-                    self.complete(connection: request.connection, sequence: request.sequence, line: answer)
-                }
-            }
         }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DedicatedThread.start(name: "control-join") {
@@ -108,7 +104,7 @@ public final class ControlServer: Sendable {
         wake()
     }
 
-    private func complete(connection: Int, sequence: UInt64, line: [UInt8]) {
+    fileprivate func complete(connection: Int, sequence: UInt64, line: [UInt8]) {
         let first = shared.withLock { state -> Bool in
             state.completions.append(Completion(connection: connection, sequence: sequence, line: line))
             return state.completions.count == 1
@@ -122,18 +118,27 @@ public final class ControlServer: Sendable {
     }
 
     /// The state of the poll thread.
-    private struct PollLoop {
+    private struct PollLoop<Handler: ControlHandler> {
         let server: ControlServer
-        let requests: AsyncStream<Incoming>.Continuation
+        let handler: Handler
         var connections: [Int: ControlConnection] = [:]
         var nextID = 0
         var stopping = false
         var stopDeadline = Double.infinity
         var scratch = [UInt8](repeating: 0, count: 65536)
 
-        init(server: ControlServer, requests: AsyncStream<Incoming>.Continuation) {
+        init(server: ControlServer, handler: Handler) {
             self.server = server
-            self.requests = requests
+            self.handler = handler
+        }
+
+        /// Hands one request line to the handler with the way to answer it.
+        func dispatch(_ line: [UInt8], on connection: ControlConnection) {
+            let sequence = connection.nextSequence
+            connection.nextSequence += 1
+            handler.handle(
+                line: line, peer: connection.peer,
+                reply: ControlReply(server: server, connection: connection.id, sequence: sequence))
         }
 
         mutating func run() {
@@ -194,7 +199,6 @@ public final class ControlServer: Sendable {
                     }
                 }
             }
-            requests.finish()
             for connection in Array(connections.values) { drop(connection) }
             server.listener.unlinkPath()
         }
@@ -216,7 +220,6 @@ public final class ControlServer: Sendable {
                 stopping = true
                 // Answers still owed get a bounded time to be computed and written.
                 stopDeadline = monotonicSeconds() + 30
-                requests.finish()
                 server.listener.unlinkPath()
             }
         }
@@ -283,11 +286,7 @@ public final class ControlServer: Sendable {
                 if n < scratch.count { break }
             }
             let (lines, overLimit) = connection.takeLines(limit: server.maxLineBytes)
-            for line in lines {
-                let sequence = connection.nextSequence
-                connection.nextSequence += 1
-                requests.yield(Incoming(connection: connection.id, sequence: sequence, line: line, peer: connection.peer))
-            }
+            for line in lines { dispatch(line, on: connection) }
             if overLimit {
                 connection.input = []
                 connection.scanned = 0
@@ -296,9 +295,7 @@ public final class ControlServer: Sendable {
                     ProtocolError(.tooLarge, "request line exceeds max_message_bytes (\(server.maxLineBytes) bytes)"))
             } else if connection.readClosed && !connection.input.isEmpty {
                 // A last line without its newline: answer it too, as a line.
-                let sequence = connection.nextSequence
-                connection.nextSequence += 1
-                requests.yield(Incoming(connection: connection.id, sequence: sequence, line: connection.input, peer: connection.peer))
+                dispatch(connection.input, on: connection)
                 connection.input = []
             }
         }

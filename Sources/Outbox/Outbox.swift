@@ -67,6 +67,14 @@ public final class Outbox: Sendable {
 
     // MARK: Enqueue
 
+    /// Stores a message; `completion` runs on the writer thread after the commit.
+    public func enqueue(
+        _ message: NewMessage, completion: @escaping @Sendable (Result<EnqueueOutcome, OutboxError>) -> Void
+    ) {
+        let clock = self.clock
+        writer.perform({ store in try store.enqueue(message, now: clock.now()) }, completion: completion)
+    }
+
     /// Stores a message; returns after the commit.
     public func enqueue(_ message: NewMessage) async throws(OutboxError) -> EnqueueOutcome {
         let clock = self.clock

@@ -5,12 +5,16 @@ import Testing
 @testable import Control
 @testable import MailCore
 
-/// Echoes the line back, upper-cased, after an optional delay keyed by the line.
+/// Echoes the line back, upper-cased: at once, or from a task after a delay for lines starting "slow".
 struct EchoHandler: ControlHandler {
-    func handle(line: [UInt8], peer: PeerCredentials?) async -> [UInt8] {
+    func handle(line: [UInt8], peer: PeerCredentials?, reply: ControlReply) {
         let text = String(decoding: line, as: UTF8.self)
-        if text.hasPrefix("slow") { try? await Task.sleep(for: .milliseconds(200)) }
-        return Array((text.uppercased() + "\n").utf8)
+        let answer = Array((text.uppercased() + "\n").utf8)
+        guard text.hasPrefix("slow") else { return reply(answer) }
+        Task {
+            try? await Task.sleep(for: .milliseconds(200))
+            reply(answer)
+        }
     }
 }
 
