@@ -24,7 +24,7 @@ public final class Dispatcher: Sendable {
     /// Claimed messages kept in memory at most; the rest stays in the outbox until there is room.
     static let highWater = 4000
     /// Claimed per transaction: small enough that enqueues never wait long behind a claim.
-    static let claimBatch = 200
+    static let claimBatch = 50
 
     let outbox: Outbox
     let configuration: ConfigurationStore

@@ -1,9 +1,10 @@
 import Logging
 import MailCore
 
-/// Copies the WAL back into the database from a thread of its own, so the writer never stalls on a
-/// checkpoint while clients wait for their acknowledgements (the writer runs with
-/// wal_autocheckpoint = 0).
+/// Copies the WAL back into the database from a thread of its own, every 100 ms while there are
+/// commits, so the writer seldom stalls on a checkpoint while clients wait for their acknowledgements
+/// (the writer runs with wal_autocheckpoint = 0 and only finishes the last frames; see
+/// `DatabaseThread.walRestartFrames`).
 final class Checkpointer: @unchecked Sendable {
     private let stop = Latch<Bool>()
     private let done: Latch<Bool>
@@ -14,7 +15,7 @@ final class Checkpointer: @unchecked Sendable {
         done = DedicatedThread.start(name: "outbox-checkpoint") {
             var seen = 0
             while true {
-                let stopping = stop.wait(seconds: 0.5) != nil
+                let stopping = stop.wait(seconds: 0.1) != nil
                 let current = commits.current
                 if current != seen || stopping {
                     seen = current

@@ -28,6 +28,8 @@ final class DatabaseThread: @unchecked Sendable {
     /// Background weight one batch may carry: an enqueue never waits behind more than a few
     /// milliseconds of claims and outcome records.
     static let backgroundBudget = 256
+    /// WAL frames (4 KiB pages) past which the writer helps finish a checkpoint: SQLite's own default.
+    static let walRestartFrames: Int32 = 1000
 
     private let queue = JobQueue()
     private let store: OutboxStore
@@ -97,6 +99,11 @@ final class DatabaseThread: @unchecked Sendable {
             try store.writeCounts()
             try run("COMMIT")
             for job in jobs { job.finish(nil) }
+            // The checkpointer thread copies most of the WAL, but under continuous writes it never catches
+            // the last frames, and the WAL grows without end (each commit then also extends the file). A
+            // passive checkpoint here, between two transactions, finishes those few frames so the next
+            // write starts the WAL over.
+            if db.walFrames > DatabaseThread.walRestartFrames { db.checkpointPassive() }
         } catch {
             try? db.execute("ROLLBACK")
             store.forgetCounts()

@@ -36,6 +36,7 @@ public final class Outbox: Sendable {
             """)
         let now = clock.now()
         try Schema.migrate(writeDB, now: now.milliseconds)
+        writeDB.watchWAL()
         let writeStore = OutboxStore(db: writeDB)
         try writeDB.execute("BEGIN IMMEDIATE")
         let recovered = try writeStore.recoverInterrupted(now: now)

@@ -62,6 +62,24 @@ final class Database {
     }
 
 
+    /// Frames in the WAL after this connection's last commit, once `watchWAL()` was called.
+    private(set) var walFrames: Int32 = 0
+
+    /// Keeps `walFrames` current (SQLite's wal hook runs on this connection's thread, after each commit).
+    func watchWAL() {
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, frames in
+                Unmanaged<Database>.fromOpaque(context!).takeUnretainedValue().walFrames = frames
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Copies what it can of the WAL into the database without waiting for anyone.
+    func checkpointPassive() {
+        sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+    }
+
     var changes: Int { Int(sqlite3_changes(handle)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 

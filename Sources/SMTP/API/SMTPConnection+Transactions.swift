@@ -44,7 +44,7 @@ extension SMTPConnection {
 
     /// Notes the outcome in the transcript (the `test` request shows it) and the log.
     private func log(_ outcome: TransactionStart) {
-        guard let result = outcome.finished else { return }
+        guard let result = outcome.finished, transcript != nil || logger.logLevel <= .debug else { return }
         var line = "-- \(result.summary)"
         if let error = result.error { line += ": \(error)" }
         if result.uncertain { line += " (uncertain: the relay may have accepted the message)" }

@@ -225,9 +225,12 @@ public final class SMTPConnection {
         transport = nil
     }
 
-    func record(_ line: String) {
-        transcript?.append(line)
-        logger.trace("\(line)")
+    /// Adds a line to the transcript and the trace log; built only when one of them wants it.
+    func record(_ line: @autoclosure () -> String) {
+        guard transcript != nil || logger.logLevel <= .trace else { return }
+        let text = line()
+        transcript?.append(text)
+        logger.trace("\(text)")
     }
 
     private func failure(_ error: TransportError, waited: Double) -> SessionStateMachine.TransportFailure {

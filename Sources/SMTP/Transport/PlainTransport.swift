@@ -15,6 +15,11 @@ final class PlainTransport: Transport {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Double) throws(TransportError) -> Int {
+        // A read comes right after a command was sent, so the reply is rarely there yet: wait first, then
+        // read, which saves a recv that would only say EAGAIN (two calls per reply instead of three).
+        guard try io({ () throws(SystemCallError) in try socket.wait(for: Int16(POLLIN), until: deadline) }) else {
+            throw .timedOut
+        }
         while true {
             let received: Int?
             do {
