@@ -29,29 +29,29 @@ public struct ControlReply: Sendable {
 /// complete line on that thread and answers through a `ControlReply`; answers come back to the poll
 /// thread through a completion queue and a self-pipe, and go out in request order.
 public final class ControlServer: Sendable {
-    private struct Completion {
+    struct Completion {
         let connection: Int
         let sequence: UInt64
         let line: [UInt8]
     }
 
-    private struct Shared {
+    struct Shared {
         var completions: [Completion] = []
         var stopping = false
     }
 
-    private let listener: UnixListener
+    let listener: UnixListener
     /// A self-pipe: other threads write a byte to wake the poll loop.
-    private let wakeFD: Int32
+    let wakeFD: Int32
     private let wakeWriteFD: Int32
-    private let maxLineBytes: Int
-    private let allowedUIDs: Set<UInt32>
-    private let shared = Locked(Shared())
-    private let logger: Logger
+    let maxLineBytes: Int
+    let allowedUIDs: Set<UInt32>
+    let shared = Locked(Shared())
+    let logger: Logger
     /// Monotonic seconds of the poll loop's last turn, for the watchdog.
     public let heartbeat = Locked<Double>(monotonicSeconds())
     /// Set once the poll loop serves the socket.
-    private let serving = Latch<Bool>()
+    let serving = Latch<Bool>()
 
     /// Binds the socket (see `UnixListener`); `run` serves it.
     public init(
@@ -104,7 +104,7 @@ public final class ControlServer: Sendable {
         wake()
     }
 
-    fileprivate func complete(connection: Int, sequence: UInt64, line: [UInt8]) {
+    func complete(connection: Int, sequence: UInt64, line: [UInt8]) {
         let first = shared.withLock { state -> Bool in
             state.completions.append(Completion(connection: connection, sequence: sequence, line: line))
             return state.completions.count == 1
@@ -115,226 +115,5 @@ public final class ControlServer: Sendable {
     private func wake() {
         var one: UInt8 = 1
         _ = write(wakeWriteFD, &one, 1)
-    }
-
-    /// The state of the poll thread.
-    private struct PollLoop<Handler: ControlHandler> {
-        let server: ControlServer
-        let handler: Handler
-        var connections: [Int: ControlConnection] = [:]
-        var nextID = 0
-        var stopping = false
-        var stopDeadline = Double.infinity
-        var scratch = [UInt8](repeating: 0, count: 65536)
-
-        init(server: ControlServer, handler: Handler) {
-            self.server = server
-            self.handler = handler
-        }
-
-        /// Hands one request line to the handler with the way to answer it.
-        func dispatch(_ line: [UInt8], on connection: ControlConnection) {
-            let sequence = connection.nextSequence
-            connection.nextSequence += 1
-            handler.handle(
-                line: line, peer: connection.peer,
-                reply: ControlReply(server: server, connection: connection.id, sequence: sequence))
-        }
-
-        mutating func run() {
-            var fds: [pollfd] = []
-            var order: [ControlConnection] = []
-            server.serving.set(true)
-            while true {
-                server.heartbeat.withLock { $0 = monotonicSeconds() }
-                if stopping && (connections.values.allSatisfy { $0.outstanding == 0 && !$0.hasOutput }
-                    || monotonicSeconds() > stopDeadline)
-                {
-                    break
-                }
-                fds.removeAll(keepingCapacity: true)
-                order.removeAll(keepingCapacity: true)
-                fds.append(pollfd(fd: server.wakeFD, events: Int16(POLLIN), revents: 0))
-                fds.append(pollfd(fd: stopping ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
-                for connection in connections.values {
-                    var events: Int32 = 0
-                    if (connection.wantsInput && !stopping) || connection.lingerUntil != nil { events |= Int32(POLLIN) }
-                    if connection.hasOutput { events |= Int32(POLLOUT) }
-                    fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
-                    order.append(connection)
-                }
-                let ready = poll(&fds, nfds_t(fds.count), 1000)
-                if ready < 0 && errno != EINTR {
-                    server.logger.error("poll failed", metadata: ["event": "control_poll_failed", "error": "\(errno)"])
-                    break
-                }
-                if fds[0].revents != 0 { drainWakeups() }
-                if fds[1].revents & Int16(POLLIN) != 0 { acceptClients() }
-                for (i, connection) in order.enumerated() {
-                    let revents = Int32(fds[i + 2].revents)
-                    if revents == 0 || connections[connection.id] == nil { continue }
-                    if connection.lingerUntil != nil {
-                        discardInput(connection)
-                        continue
-                    }
-                    if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && connection.wantsInput && !stopping {
-                        readFrom(connection)
-                    } else if revents & Int32(POLLERR) != 0 {
-                        drop(connection)
-                        continue
-                    }
-                    if connection.hasOutput { writeTo(connection) }
-                }
-                let now = monotonicSeconds()
-                for connection in Array(connections.values) {
-                    if let until = connection.lingerUntil {
-                        if now > until { drop(connection) }
-                    } else if connection.isFinished {
-                        if connection.closeWhenFlushed && !connection.readClosed {
-                            shutdown(connection.fd, Int32(SHUT_WR))
-                            connection.lingerUntil = now + 2
-                        } else {
-                            drop(connection)
-                        }
-                    }
-                }
-            }
-            for connection in Array(connections.values) { drop(connection) }
-            server.listener.unlinkPath()
-        }
-
-        mutating func drainWakeups() {
-            var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-            _ = read(server.wakeFD, &bytes, 32)
-            let (completions, stop) = server.shared.withLock { state -> ([Completion], Bool) in
-                let taken = state.completions
-                state.completions.removeAll(keepingCapacity: true)
-                return (taken, state.stopping)
-            }
-            for completion in completions {
-                guard let connection = connections[completion.connection] else { continue }
-                connection.complete(sequence: completion.sequence, line: completion.line)
-                writeTo(connection)
-            }
-            if stop && !stopping {
-                stopping = true
-                // Answers still owed get a bounded time to be computed and written.
-                stopDeadline = monotonicSeconds() + 30
-                server.listener.unlinkPath()
-            }
-        }
-
-        mutating func acceptClients() {
-            while true {
-                let fd = accept(server.listener.fd, nil, nil)
-                if fd < 0 {
-                    if errno == EINTR { continue }
-                    if errno != EAGAIN && errno != EWOULDBLOCK {
-                        server.logger.warning(
-                            "accept failed",
-                            metadata: ["event": "control_accept_failed", "error": "\(String(cString: strerror(errno)))"])
-                    }
-                    return
-                }
-                // accept4 is hidden behind _GNU_SOURCE in Glibc's module; set the flags by hand.
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                let peer = PeerCredentials.of(fd)
-                let connection = ControlConnection(id: nextID, fd: fd, peer: peer)
-                nextID += 1
-                connections[connection.id] = connection
-                if !isAllowed(peer) {
-                    let uid = peer.map { String($0.uid) } ?? "unknown"
-                    server.logger.notice("peer refused", metadata: ["event": "control_forbidden", "uid": "\(uid)"])
-                    answerAndClose(
-                        connection,
-                        ProtocolError(.forbidden, "uid \(uid) is not allowed to use this socket (see allowed_uids)"))
-                }
-            }
-        }
-
-        func isAllowed(_ peer: PeerCredentials?) -> Bool {
-            if server.allowedUIDs.isEmpty { return true }
-            guard let peer else { return false }
-            return peer.uid == 0 || peer.uid == getuid() || server.allowedUIDs.contains(peer.uid)
-        }
-
-        func answerAndClose(_ connection: ControlConnection, _ error: ProtocolError) {
-            let sequence = connection.nextSequence
-            connection.nextSequence += 1
-            connection.closeWhenFlushed = true
-            connection.complete(sequence: sequence, line: Response.failure(error).line(req: nil))
-            writeTo(connection)
-        }
-
-        mutating func readFrom(_ connection: ControlConnection) {
-            var total = 0
-            while total < 1 << 20 {
-                let n = scratch.withUnsafeMutableBytes { raw in Glibc.read(connection.fd, raw.baseAddress, raw.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                    drop(connection)
-                    return
-                }
-                if n == 0 {
-                    connection.readClosed = true
-                    break
-                }
-                connection.input.append(contentsOf: scratch[0..<n])
-                total += n
-                if n < scratch.count { break }
-            }
-            let (lines, overLimit) = connection.takeLines(limit: server.maxLineBytes)
-            for line in lines { dispatch(line, on: connection) }
-            if overLimit {
-                connection.input = []
-                connection.scanned = 0
-                answerAndClose(
-                    connection,
-                    ProtocolError(.tooLarge, "request line exceeds max_message_bytes (\(server.maxLineBytes) bytes)"))
-            } else if connection.readClosed && !connection.input.isEmpty {
-                // A last line without its newline: answer it too, as a line.
-                dispatch(connection.input, on: connection)
-                connection.input = []
-            }
-        }
-
-        /// Reads and drops what a lingering client still sends; closes at its EOF.
-        mutating func discardInput(_ connection: ControlConnection) {
-            for _ in 0..<16 {
-                let n = scratch.withUnsafeMutableBytes { raw in Glibc.read(connection.fd, raw.baseAddress, raw.count) }
-                if n > 0 { continue }
-                if n < 0 && (errno == EINTR) { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-                drop(connection)
-                return
-            }
-        }
-
-        func writeTo(_ connection: ControlConnection) {
-            while connection.hasOutput {
-                let n = connection.output.withUnsafeBytes { raw in
-                    send(connection.fd, raw.baseAddress! + connection.outputOffset, raw.count - connection.outputOffset,
-                         Int32(MSG_NOSIGNAL))
-                }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                    // The client went away: nothing more can be written to it.
-                    connection.output = []
-                    connection.outputOffset = 0
-                    connection.readClosed = true
-                    connection.closeWhenFlushed = true
-                    return
-                }
-                connection.outputOffset += n
-            }
-        }
-
-        mutating func drop(_ connection: ControlConnection) {
-            guard connections.removeValue(forKey: connection.id) != nil else { return }
-            close(connection.fd)
-        }
     }
 }

@@ -42,7 +42,7 @@ public final class Dispatcher: Sendable {
     nonisolated(unsafe) var runningWorkers = 0
     /// Monotonic seconds of the scheduler loop's last turn, for the watchdog.
     public let heartbeat = Locked<Double>(monotonicSeconds())
-    private let loopDone = Latch<Bool>()
+    let loopDone = Latch<Bool>()
 
     public init(outbox: Outbox, configuration: ConfigurationStore, logger: Logger) {
         self.outbox = outbox
@@ -95,7 +95,7 @@ public final class Dispatcher: Sendable {
     }
 
     /// The relays not to claim for now (the lock must be held).
-    private func downRelays() -> Set<RelayKey> {
+    func downRelays() -> Set<RelayKey> {
         let now = monotonicSeconds()
         return Set(relayDownUntil.filter { $0.value > now }.keys)
     }
@@ -151,157 +151,4 @@ public final class Dispatcher: Sendable {
 
     /// Monotonic seconds of the scheduler loop's last turn.
     public var lastHeartbeat: Double { heartbeat.current }
-
-    // MARK: Scheduler loop
-
-    private func schedulerLoop() {
-        var nextTick = monotonicSeconds()
-        var moreDue = false
-        var nextSweep = monotonicSeconds() + 5
-        while true {
-            heartbeat.withLock { $0 = monotonicSeconds() }
-            let (ids, stop, tick) = lock.withLock { () -> ([(id: Int64, company: String?)], Bool, Bool) in
-                while !stopping && !wakeRequested && pendingImmediate.isEmpty {
-                    let now = monotonicSeconds()
-                    let roomToClaim = moreDue && state.held < Dispatcher.highWater / 2
-                    if now >= nextTick || roomToClaim { break }
-                    lock.wait(seconds: min(1, nextTick - now))
-                    heartbeat.withLock { $0 = monotonicSeconds() }
-                }
-                wakeRequested = false
-                let ids = pendingImmediate
-                pendingImmediate.removeAll()
-                let now = monotonicSeconds()
-                return (ids, stopping, now >= nextTick || (moreDue && state.held < Dispatcher.highWater / 2))
-            }
-            if stop { return }
-            if !ids.isEmpty { claimImmediate(ids) }
-            if tick {
-                if monotonicSeconds() >= nextTick { nextTick = monotonicSeconds() + Dispatcher.tickInterval }
-                moreDue = claimDue()
-            }
-            if monotonicSeconds() >= nextSweep {
-                nextSweep = monotonicSeconds() + 30
-                sweep()
-            }
-        }
-    }
-
-    private var leaseSeconds: Int { 600 + 2 * configuration.current.smtp.relay.timeout }
-
-    private func claimImmediate(_ submitted: [(id: Int64, company: String?)]) {
-        let config = configuration.current
-        let down = lock.withLock { downRelays() }
-        // Mail for a relay that just failed stays queued; the tick takes it once the relay is probed again.
-        let ids = submitted.filter { !down.contains(config.policy(for: $0.company).relay.key) }.map(\.id)
-        guard !ids.isEmpty else { return }
-        do {
-            let claimed = try outbox.claimBlocking(ids: ids, leaseSeconds: leaseSeconds)
-            file(claimed)
-        } catch {
-            logger.error("claim failed", metadata: ["event": "claim_failed", "error": "\(error)"])
-        }
-    }
-
-    /// Claims due messages while there is room; true when more may be due.
-    private func claimDue() -> Bool {
-        while true {
-            let room = lock.withLock { Dispatcher.highWater - state.held }
-            guard room > 0 else { return true }
-            let want = min(room, Dispatcher.claimBatch)
-            let config = configuration.current
-            let down = lock.withLock { downRelays() }
-            do {
-                let claimed = try outbox.claimDueBlocking(limit: want, leaseSeconds: leaseSeconds) { company in
-                    down.isEmpty || !down.contains(config.policy(for: company).relay.key)
-                }
-                file(claimed)
-                if claimed.count < want { return false }
-            } catch {
-                logger.error("claim failed", metadata: ["event": "claim_failed", "error": "\(error)"])
-                return false
-            }
-        }
-    }
-
-    private func file(_ claimed: [ClaimedMessage]) {
-        guard !claimed.isEmpty else { return }
-        let config = configuration.current
-        lock.withLock {
-            state.add(claimed, policy: { config.policy(for: $0) })
-            lock.broadcast()
-        }
-    }
-
-    /// Deletes expired final messages, a small batch per transaction so enqueues never wait long.
-    private func sweep() {
-        let retention = configuration.current.daemon.retention
-        do {
-            var total = 0
-            while true {
-                let n = try outbox.sweepBlocking(retention: retention)
-                total += n
-                if n < 500 { break }
-            }
-            if total > 0 {
-                logger.info("swept", metadata: ["event": "swept", "count": "\(total)"])
-            }
-        } catch {
-            logger.error("sweep failed", metadata: ["event": "sweep_failed", "error": "\(error)"])
-        }
-    }
-
-    // MARK: Workers
-
-    /// Starts delivery threads until there are `count` (called with the lock held).
-    private func ensureWorkers(_ count: Int) {
-        while workers < count {
-            workers += 1
-            runningWorkers += 1
-            DedicatedThread.start(name: "delivery") { [self] in
-                var worker = DeliveryWorker(dispatcher: self)
-                worker.run()
-                lock.withLock {
-                    runningWorkers -= 1
-                    lock.broadcast()
-                }
-            }
-        }
-    }
-
-    /// Blocks a worker until a job may start; nil when stopping.
-    func waitForJob() -> DeliveryJob? {
-        lock.withLock {
-            while true {
-                if stopping { return nil }
-                if let job = state.nextJob(quota: Dispatcher.jobQuota) { return job }
-                lock.wait()
-            }
-        }
-    }
-
-    /// The next message of a grouped lane, unless stopping.
-    func nextGrouped(_ key: RelayKey) -> (ClaimedMessage, RelayPolicy)? {
-        lock.withLock { stopping ? nil : state.popGrouped(key) }
-    }
-
-    func drainLane(_ key: RelayKey) -> [ClaimedMessage] {
-        lock.withLock { state.drainLane(key) }
-    }
-
-    func messagesFinished(_ count: Int) {
-        lock.withLock {
-            state.messageFinished(count: count)
-            lock.broadcast()
-        }
-    }
-
-    func jobFinished(_ job: DeliveryJob) {
-        lock.withLock {
-            state.jobFinished(job)
-            lock.broadcast()
-        }
-    }
-
-    var isStopping: Bool { lock.withLock { stopping } }
 }

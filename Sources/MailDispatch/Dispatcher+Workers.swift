@@ -1,0 +1,60 @@
+import Config
+import Logging
+import MailCore
+import Outbox
+
+/// What the delivery threads ask of the dispatcher, under its lock.
+extension Dispatcher {
+
+    /// Starts delivery threads until there are `count` (called with the lock held).
+    func ensureWorkers(_ count: Int) {
+        while workers < count {
+            workers += 1
+            runningWorkers += 1
+            DedicatedThread.start(name: "delivery") { [self] in
+                var worker = DeliveryWorker(dispatcher: self)
+                worker.run()
+                lock.withLock {
+                    runningWorkers -= 1
+                    lock.broadcast()
+                }
+            }
+        }
+    }
+
+    /// Blocks a worker until a job may start; nil when stopping.
+    func waitForJob() -> DeliveryJob? {
+        lock.withLock {
+            while true {
+                if stopping { return nil }
+                if let job = state.nextJob(quota: Dispatcher.jobQuota) { return job }
+                lock.wait()
+            }
+        }
+    }
+
+    /// The next message of a grouped lane, unless stopping.
+    func nextGrouped(_ key: RelayKey) -> (ClaimedMessage, RelayPolicy)? {
+        lock.withLock { stopping ? nil : state.popGrouped(key) }
+    }
+
+    func drainLane(_ key: RelayKey) -> [ClaimedMessage] {
+        lock.withLock { state.drainLane(key) }
+    }
+
+    func messagesFinished(_ count: Int) {
+        lock.withLock {
+            state.messageFinished(count: count)
+            lock.broadcast()
+        }
+    }
+
+    func jobFinished(_ job: DeliveryJob) {
+        lock.withLock {
+            state.jobFinished(job)
+            lock.broadcast()
+        }
+    }
+
+    var isStopping: Bool { lock.withLock { stopping } }
+}
