@@ -17,9 +17,11 @@ let package = Package(
         // C libraries of the system, with shims only for macros and variadic functions.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // glibc calls behind _GNU_SOURCE or malloc.h (thread names, malloc arenas).
+        .systemLibrary(name: "CLinux"),
 
         // Pure values: addresses, messages, states, outcomes, the wire protocol.
-        .target(name: "MailCore"),
+        .target(name: "MailCore", dependencies: ["CLinux"]),
         // RFC 5322 / MIME bytes from a validated message.
         .target(name: "MIME", dependencies: ["MailCore"]),
         // TOML files -> validated settings; which relay and sender apply.

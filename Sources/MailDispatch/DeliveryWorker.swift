@@ -35,7 +35,14 @@ struct DeliveryWorker {
             case .immediate(let message, let policy):
                 session.deliver(message, policy: policy, lane: nil)
             }
-            session.finish()
+            // QUIT first: the relay's goodbye need not wait for our commit. An immediate job's connection
+            // carries no next transaction, so its worker moves on while the outcome commits; a grouped
+            // worker waits, so its next job cannot overtake an unrecorded acceptance.
+            if case .grouped = job {
+                session.finish(waitingForRecord: true)
+            } else {
+                session.finish(waitingForRecord: false)
+            }
             dispatcher.jobFinished(job)
         }
     }
@@ -191,9 +198,9 @@ struct DeliveryWorker {
             transactions = 0
         }
 
-        mutating func finish() {
-            waitForPendingRecord()
+        mutating func finish(waitingForRecord: Bool) {
             closeConnection()
+            if waitingForRecord { waitForPendingRecord() }
         }
     }
 }

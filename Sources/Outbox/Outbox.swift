@@ -32,7 +32,7 @@ public final class Outbox: Sendable {
             PRAGMA temp_store = MEMORY;
             PRAGMA wal_autocheckpoint = 0;
             PRAGMA journal_size_limit = 67108864;
-            PRAGMA cache_size = -8192;
+            PRAGMA cache_size = -4096;
             """)
         let now = clock.now()
         try Schema.migrate(writeDB, now: now.milliseconds)

@@ -38,6 +38,7 @@ enum Daemon {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         // OpenSSL writes with plain write(): a relay that closes must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
+        MemoryTuning.limitMallocArenas()
 
         KeyValueLogHandler.level.withLock { $0 = logLevel(configuration.daemon.logLevel) }
         LoggingSystem.bootstrap { KeyValueLogHandler(label: $0) }

@@ -1,3 +1,4 @@
+internal import CLinux
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,7 +16,7 @@ public enum DedicatedThread {
         }
     }
 
-    /// Starts `body` on a new detached thread; `name` says what it is for (in crash reports and debuggers).
+    /// Starts `body` on a new detached thread named `name` (its first 15 bytes show in top, ps -L, perf).
     /// Returns a latch set when `body` returns.
     @discardableResult
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> Latch<Bool> {
@@ -34,6 +35,7 @@ public enum DedicatedThread {
             &thread, &attributes,
             { raw in
                 let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                _ = String(box.name.prefix(15)).withCString { clinux_set_thread_name($0) }
                 box.body()
                 return nil
             }, context)
@@ -92,4 +94,13 @@ public final class WorkQueue<Item>: @unchecked Sendable {
 
     public var isClosed: Bool { lock.withLock { closed } }
     public var count: Int { lock.withLock { items.count } }
+}
+
+/// Process-wide memory settings.
+public enum MemoryTuning {
+    /// Limits glibc's malloc arenas (by default up to 8 per core, each keeping freed memory): a few busy
+    /// threads do not need more than two, and the daemon's memory stays small.
+    public static func limitMallocArenas(to count: Int32 = 2) {
+        _ = clinux_limit_malloc_arenas(count)
+    }
 }
