@@ -151,22 +151,24 @@ struct DeliveryWorker {
             let dispatcher = self.dispatcher
             let duration = monotonicSeconds() - started
             dispatcher.outbox.record(
-                items.map { (id: $0.0.id, result: $0.1) }, policy: config.retry, jitter: { Double.random(in: 0.9...1.1) }
-            ) { outcome in
-                switch outcome {
-                case .success(let verdicts):
+                items.map { (claim: $0.0, result: $0.1) }, policy: config.retry,
+                jitter: { Double.random(in: 0.9...1.1) },
+                durable: { outcome in
+                    if case .failure(let error) = outcome {
+                        // The rows stay `sending`; they are due again at the next start (delivered at least once).
+                        logger.error(
+                            "cannot record attempt",
+                            metadata: ["event": "record_failed", "id": "\(items[0].0.id)", "error": "\(error)"])
+                    }
+                    dispatcher.messagesFinished(items.count)
+                    latch.set(true)
+                },
+                applied: { outcome in
+                    guard case .success(let verdicts) = outcome else { return }
                     for ((message, result), verdict) in zip(items, verdicts) {
                         DeliveryLog.attempt(logger, message: message, result: result, verdict: verdict, duration: duration)
                     }
-                case .failure(let error):
-                    // The rows stay `sending`; they are due again at the next start (delivered at least once).
-                    logger.error(
-                        "cannot record attempt",
-                        metadata: ["event": "record_failed", "id": "\(items[0].0.id)", "error": "\(error)"])
-                }
-                dispatcher.messagesFinished(items.count)
-                latch.set(true)
-            }
+                })
         }
 
         /// Defers every message waiting for an unreachable relay, in small commits so enqueues are not held

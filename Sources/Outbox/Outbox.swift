@@ -14,11 +14,15 @@ public final class Outbox: Sendable {
     private let writer: DatabaseThread
     private let reader: DatabaseThread
     private let checkpointer: Checkpointer
+    private let journal: DeliveryJournal
     private let clock: any WallClock
 
-    /// Opens (creating and migrating) the outbox at `path`, takes its lock, and puts back in the queue
-    /// whatever an earlier crash left `sending`.
-    public init(path: String, clock: any WallClock = SystemWallClock(), logger: Logger) throws {
+    /// Opens (creating and migrating) the outbox at `path`, takes its lock, applies the delivery outcomes
+    /// an earlier crash left in the journal (deciding retries with `policy`), and puts back in the queue
+    /// whatever is still `sending`.
+    public init(
+        path: String, clock: any WallClock = SystemWallClock(), policy: RetryPolicy = RetryPolicy(), logger: Logger
+    ) throws {
         self.path = path
         self.clock = clock
         lock = try LockFile(path: path + ".lock")
@@ -38,6 +42,11 @@ public final class Outbox: Sendable {
         try Schema.migrate(writeDB, now: now.milliseconds)
         writeDB.watchWAL()
         let writeStore = OutboxStore(db: writeDB)
+        journal = try DeliveryJournal(path: DeliveryJournal.path(for: path))
+        let leftover = try DeliveryJournal.replay(path: DeliveryJournal.path(for: path), into: writeStore, policy: policy)
+        if leftover > 0 {
+            logger.notice("journal applied", metadata: ["event": "journal_replayed", "count": "\(leftover)"])
+        }
         try writeDB.execute("BEGIN IMMEDIATE")
         let recovered = try writeStore.recoverInterrupted(now: now)
         try writeStore.writeCounts()
@@ -58,6 +67,9 @@ public final class Outbox: Sendable {
 
     /// Stops the threads after the work already queued, and checkpoints the WAL.
     public func close() {
+        // Journal first: its last entries hand their outcomes to the writer, which then drains. Entries
+        // whose removal comes too late stay in the journal and are skipped at the next start.
+        journal.close()
         writer.close()
         reader.close()
         checkpointer.close()
@@ -84,18 +96,43 @@ public final class Outbox: Sendable {
 
     // MARK: Delivery
 
-    /// Records attempts (usually one; a whole lane when its relay is unreachable) in one commit;
-    /// `completion` runs on the writer thread after it.
+    /// Records attempts (usually one; a whole lane when its relay is unreachable). `durable` runs once
+    /// the outcomes are in the delivery journal (a crash can no longer lose them); `applied` once the outbox
+    /// shows them, with each message's verdict (nil where an outcome no longer applied).
     public func record(
-        _ items: [(id: Int64, result: DeliveryResult)], policy: RetryPolicy, jitter: @escaping @Sendable () -> Double,
-        completion: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void
+        _ items: [(claim: ClaimedMessage, result: DeliveryResult)], policy: RetryPolicy,
+        jitter: @escaping @Sendable () -> Double,
+        durable: @escaping @Sendable (Result<Void, OutboxError>) -> Void,
+        applied: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void
     ) {
-        let clock = self.clock
-        writer.perform(
-            background: true, weight: items.count,
-            { store in
-                try items.map { try store.record(id: $0.id, result: $0.result, policy: policy, now: clock.now(), jitter: jitter()) }
-            }, completion: completion)
+        let now = clock.now()
+        let entries = items.map {
+            JournalEntry(message: $0.claim.id, attemptsBefore: $0.claim.attempts, at: now, result: $0.result)
+        }
+        let writer = self.writer
+        let journal = self.journal
+        journal.append(entries) { appended in
+            switch appended {
+            case .failure(let error):
+                durable(.failure(error))
+                applied(.failure(error))
+            case .success(let seqs):
+                durable(.success(()))
+                writer.perform(
+                    background: true, weight: entries.count,
+                    { store in
+                        try entries.map {
+                            try store.record(
+                                id: $0.message, result: $0.result, policy: policy, now: $0.at, jitter: jitter(),
+                                attemptsBefore: $0.attemptsBefore)
+                        }
+                    },
+                    completion: { result in
+                        if case .success = result { journal.remove(seqs) }
+                        applied(result)
+                    })
+            }
+        }
     }
 
     /// Puts claimed, unattempted messages back in the queue, due now (from a dedicated thread).

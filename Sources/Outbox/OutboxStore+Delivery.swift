@@ -93,14 +93,20 @@ extension OutboxStore {
     }
 
     /// Records one attempt: each recipient's disposition, the attempt row, and the message's new state
-    /// (SPEC §4). Returns the verdict.
+    /// (SPEC §4). Returns the verdict, or nil when there is nothing to record: the message is gone, or
+    /// (with `attemptsBefore`) it is no longer the claim this outcome was made for — already recorded.
     func record(
-        id: Int64, result: DeliveryResult, policy: RetryPolicy, now: Timestamp, jitter: Double
+        id: Int64, result: DeliveryResult, policy: RetryPolicy, now: Timestamp, jitter: Double,
+        attemptsBefore: Int? = nil
     ) throws(SQLiteError) -> MessageVerdict? {
-        let message = try db.statement("SELECT age_from, attempts FROM messages WHERE id = ?")
+        let message = try db.statement("SELECT age_from, attempts, state FROM messages WHERE id = ?")
         message.bind(1, id)
-        guard let (ageFrom, previous) = try message.first({ (Timestamp(milliseconds: $0.int64(0)), $0.int(1)) })
+        guard
+            let (ageFrom, previous, current) = try message.first({
+                (Timestamp(milliseconds: $0.int64(0)), $0.int(1), $0.string(2) ?? "")
+            })
         else { return nil }
+        if let attemptsBefore, current != MessageState.sending.rawValue || previous != attemptsBefore { return nil }
         let attempt = previous + 1
 
         func state(_ disposition: RecipientDisposition) -> RecipientState {

@@ -26,6 +26,7 @@ final class OutboxStore: @unchecked Sendable {
 
     /// Adds the noted changes to `state_counts` (inside the transaction that made them).
     func writeCounts() throws(SQLiteError) {
+        guard countChanges.contains(where: { $0 != 0 }) else { return }
         let update = try db.statement("UPDATE state_counts SET n = n + ? WHERE state = ?")
         for (i, change) in countChanges.enumerated() where change != 0 {
             update.reset()

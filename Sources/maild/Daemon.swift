@@ -50,7 +50,7 @@ enum Daemon {
 
         let outbox: Outbox
         do {
-            outbox = try Outbox(path: configuration.daemon.database, logger: logger)
+            outbox = try Outbox(path: configuration.daemon.database, policy: configuration.retry, logger: logger)
         } catch {
             logger.critical("cannot open the outbox", metadata: ["event": "start_failed", "detail": "\(error)"])
             return 1

@@ -50,11 +50,16 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await outbox.counts() == actual, sourceLocation: sourceLocation)
     }
 
+    /// Records an outcome for message `id` as claimed now (it must be `sending`), once applied.
     func record(_ id: Int64, _ result: DeliveryResult, policy: RetryPolicy = RetryPolicy(minDelay: 30, maxDelay: 60, maxAge: 100))
         async throws -> MessageVerdict?
     {
-        try await withCheckedThrowingContinuation { continuation in
-            outbox.record([(id: id, result: result)], policy: policy, jitter: { 1 }) { result in
+        let attempts = try #require(try await outbox.detail(id: id)).attempts.count
+        let claim = ClaimedMessage(
+            id: id, company: nil, envelopeFrom: "", recipients: [], size: 0, needsSMTPUTF8: false, has8BitData: false,
+            ageFrom: Timestamp(seconds: 0), attempts: attempts)
+        return try await withCheckedThrowingContinuation { continuation in
+            outbox.record([(claim: claim, result: result)], policy: policy, jitter: { 1 }, durable: { _ in }) { result in
                 continuation.resume(with: result.map { $0[0] })
             }
         }
@@ -221,5 +226,50 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await f.outbox.list(ListRequest(company: "b")).count == 2)
         #expect(try await f.outbox.list(ListRequest(state: .sent)).isEmpty)
         #expect(try await f.outbox.list(ListRequest(limit: 2)).count == 2)
+    }
+}
+
+@Suite struct DeliveryJournalTests {
+    @Test func outcomesLeftInTheJournalByACrashAreAppliedOnceAtStart() async throws {
+        let directory = NSTemporaryDirectory() + "maild-journal-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/outbox.db"
+        let fixture = try OutboxFixture()
+        var claim: ClaimedMessage
+        do {
+            let outbox = try Outbox(path: path, logger: Logger(label: "test"))
+            _ = try await outbox.enqueue(fixture.message(recipients: ["a@x.com", "b@y.com"]))
+            claim = try #require(try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60).first)
+            outbox.close()
+        }
+        // The relay accepted the message and the outcome reached the journal; then the daemon died.
+        let journal = try DeliveryJournal(path: DeliveryJournal.path(for: path))
+        let entry = JournalEntry(
+            message: claim.id, attemptsBefore: claim.attempts, at: Timestamp(seconds: 1_800_000_000),
+            result: DeliveryResult(
+                relay: "relay.test:25", recipients: [("a@x.com", .delivered("250 2.0.0 ok")), ("b@y.com", .failed("550 5.1.1 no"))]))
+        let done = Latch<Bool>()
+        journal.append([entry, entry]) { _ in done.set(true) }  // twice: applying again must change nothing
+        _ = done.wait()
+        journal.close()
+
+        for _ in 0..<2 {
+            let reopened = try Outbox(path: path, logger: Logger(label: "test"))
+            let detail = try #require(try await reopened.detail(id: claim.id))
+            #expect(detail.summary.state == .failed)
+            #expect(detail.recipients.map(\.state) == [.delivered, .failed])
+            #expect(detail.attempts.count == 1 && detail.attempts[0].relay == "relay.test:25")
+            let counts = try await reopened.counts()
+            #expect(counts[.failed] == 1 && counts[.sending] == 0)
+            reopened.close()
+        }
+    }
+
+    @Test func journalCodingRoundTrips() {
+        let result = DeliveryResult(
+            relay: "[::1]:25", recipients: [("a@x", .delivered("250 ok")), ("b@y", .deferred("451 \"later\"\nx")), ("c@z", .failed("550"))],
+            error: "partial", uncertain: true)
+        #expect(JournalCoding.decode(JournalCoding.encode(result)) == result)
     }
 }

@@ -113,18 +113,22 @@ struct CapturingLogHandler: LogHandler {
 /// remote port is in `ports`, and sockets listed in no /proc/net table (a socket whose connect failed).
 /// Unix sockets and TCP sockets to other ports, which tests of other targets running in parallel in
 /// this process may open, do not count.
-/// `leakableSocketCount`, settled: other suites of this test process open sockets of their own, and one
-/// caught between socket() and connect() looks like a leak for an instant. A real leak stays.
-func settledLeakableSocketCount(ports: Set<Int>) async -> Int {
-    var count = leakableSocketCount(ports: ports)
+/// `leakableSockets` not in `baseline`, settled: other suites of this test process open sockets of their
+/// own, and one caught between socket() and connect() looks like a leak for an instant. A real leak stays.
+func settledLeakableSocketCount(ports: Set<Int>, baseline: Set<String> = []) async -> Int {
+    var count = leakableSockets(ports: ports).subtracting(baseline).count
     for _ in 0..<40 where count > 0 {
         try? await Task.sleep(for: .milliseconds(50))
-        count = leakableSocketCount(ports: ports)
+        count = leakableSockets(ports: ports).subtracting(baseline).count
     }
     return count
 }
 
-func leakableSocketCount(ports: Set<Int>) -> Int {
+func leakableSocketCount(ports: Set<Int>) -> Int { leakableSockets(ports: ports).count }
+
+/// The inodes of this process's sockets connected to `ports`, or not in any /proc/net table (a socket
+/// whose connect failed).
+func leakableSockets(ports: Set<Int>) -> Set<String> {
     let fm = FileManager.default
     let inodes = ((try? fm.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { entry -> String? in
         guard let link = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry),
@@ -150,10 +154,10 @@ func leakableSocketCount(ports: Set<Int>) -> Int {
             }
         }
     }
-    return inodes.filter { inode in
+    return Set(inodes.filter { inode in
         if let port = remotePortOfInode[inode] { return ports.contains(port) }
         return !listed.contains(inode)
-    }.count
+    })
 }
 
 /// A test message with lines that need dot-stuffing, ending in CRLF as MIME output does.
