@@ -76,7 +76,7 @@ public final class Outbox: Sendable {
     }
 
     /// Monotonic seconds of the oldest heartbeat of the outbox's threads (for the watchdog).
-    public var oldestHeartbeat: Double { min(writer.heartbeat.current, reader.heartbeat.current) }
+    public var oldestHeartbeat: Double { min(writer.heartbeat.current, reader.heartbeat.current, journal.heartbeat) }
 
     // MARK: Enqueue
 
