@@ -422,7 +422,7 @@ class Bench:
         self.sendmail_n = int(env.get("BENCH_SENDMAIL", 1000))
         self.size = int(env.get("BENCH_SIZE", 1024))
         self.fill_chunk = int(env.get("BENCH_FILL_CHUNK", 25000))
-        self.fill_budget = int(env.get("BENCH_FILL_BUDGET", 1200))  # seconds; keeps a full run bounded
+        self.fill_budget = int(env.get("BENCH_FILL_BUDGET", 600))  # seconds; keeps a full run bounded
         self.use_postfix = not smoke and env.get("BENCH_POSTFIX", "1") != "0" and Postfix.available()
         sink = env.get("BENCH_SINK", "auto")  # auto | relay: relay.py even where smtp-sink is installed
         self.smtp_sink = sink != "relay" and os.access(SMTP_SINK, os.X_OK) and os.access(SMTP_SOURCE, os.X_OK)
