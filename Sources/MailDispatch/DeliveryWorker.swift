@@ -73,14 +73,6 @@ struct DeliveryWorker {
             while true {
                 if connection == nil || !connection!.isUsable || connectionRelay != relay {
                     closeConnection()
-                    if let reason = dispatcher.suspension(of: relay) {
-                        // Like Postfix's "delivery temporarily suspended": the relay failed moments ago.
-                        let reason = "not tried, relay unreachable: \(reason)"
-                        record(message, result: .deferredAll(relay: relay.endpoint, recipients: recipients, reason: reason),
-                               started: started)
-                        if let lane { deferLane(lane, relay: relay, reason: reason) }
-                        return
-                    }
                     do {
                         connection = try SMTPConnection.open(options(relay), logger: logger)
                         connectionRelay = relay

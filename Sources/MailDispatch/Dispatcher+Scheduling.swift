@@ -42,7 +42,11 @@ extension Dispatcher {
     var leaseSeconds: Int { 600 + 2 * configuration.current.smtp.relay.timeout }
 
     func claimImmediate(_ submitted: [(id: Int64, company: String?)]) {
-        let ids = submitted.map(\.id)
+        let config = configuration.current
+        let down = lock.withLock { downRelays() }
+        // Mail for a relay that just failed stays queued; the tick takes it once the relay is probed again.
+        let ids = submitted.filter { !down.contains(config.policy(for: $0.company).relay.key) }.map(\.id)
+        guard !ids.isEmpty else { return }
         do {
             let claimed = try outbox.claimBlocking(ids: ids, leaseSeconds: leaseSeconds)
             file(claimed)
@@ -57,8 +61,12 @@ extension Dispatcher {
             let room = lock.withLock { Dispatcher.highWater - state.held }
             guard room > 0 else { return true }
             let want = min(room, Dispatcher.claimBatch)
+            let config = configuration.current
+            let down = lock.withLock { downRelays() }
             do {
-                let claimed = try outbox.claimDueBlocking(limit: want, leaseSeconds: leaseSeconds)
+                let claimed = try outbox.claimDueBlocking(limit: want, leaseSeconds: leaseSeconds) { company in
+                    down.isEmpty || !down.contains(config.policy(for: company).relay.key)
+                }
                 file(claimed)
                 if claimed.count < want { return false }
             } catch {

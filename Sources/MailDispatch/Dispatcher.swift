@@ -33,10 +33,9 @@ public final class Dispatcher: Sendable {
     /// Guarded by `lock`.
     nonisolated(unsafe) var state: SchedulerState
     nonisolated(unsafe) var pendingImmediate: [(id: Int64, company: String?)] = []
-    /// Relays whose last connection attempt failed: until when (monotonic seconds) their mail is deferred
-    /// without a connection attempt, and why. One failed attempt stands for all their mail, and a dead
-    /// relay is probed, not flooded.
-    nonisolated(unsafe) var relayDown: [RelayKey: (until: Double, reason: String)] = [:]
+    /// Relays whose last connection attempt failed, until when (monotonic seconds) nothing more is
+    /// claimed for them: one failed attempt stands for all their mail, and a dead relay is probed, not flooded.
+    nonisolated(unsafe) var relayDownUntil: [RelayKey: Double] = [:]
     nonisolated(unsafe) var wakeRequested = false
     nonisolated(unsafe) var stopping = false
     nonisolated(unsafe) var workers = 0
@@ -73,13 +72,13 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// A connection to `relay` failed: for a while (the retry's first delay, at most a minute) its mail is
-    /// deferred with this reason without trying to connect.
+    /// A connection to `relay` failed: claim nothing more for it for a while (the retry's first delay,
+    /// at most a minute).
     func relayFailed(_ relay: RelaySettings, reason: String) {
         let backoff = min(Double(configuration.current.retry.minDelay), 60)
         let wasUp = lock.withLock { () -> Bool in
-            let wasUp = (relayDown[relay.key]?.until ?? 0) <= monotonicSeconds()
-            relayDown[relay.key] = (monotonicSeconds() + backoff, reason)
+            let wasUp = (relayDownUntil[relay.key] ?? 0) <= monotonicSeconds()
+            relayDownUntil[relay.key] = monotonicSeconds() + backoff
             return wasUp
         }
         if wasUp {
@@ -91,24 +90,22 @@ public final class Dispatcher: Sendable {
 
     /// A connection to `relay` succeeded.
     func relayReachable(_ relay: RelaySettings) {
-        let wasDown = lock.withLock { relayDown.removeValue(forKey: relay.key) != nil }
+        let wasDown = lock.withLock { relayDownUntil.removeValue(forKey: relay.key) != nil }
         if wasDown { logger.notice("relay reachable", metadata: ["event": "relay_up", "relay": "\(relay.endpoint)"]) }
     }
 
-    /// Why `relay` is not to be tried now, or nil when it may be.
-    func suspension(of relay: RelaySettings) -> String? {
-        lock.withLock {
-            guard let down = relayDown[relay.key], down.until > monotonicSeconds() else { return nil }
-            return down.reason
-        }
+    /// The relays not to claim for now (the lock must be held).
+    func downRelays() -> Set<RelayKey> {
+        let now = monotonicSeconds()
+        return Set(relayDownUntil.filter { $0.value > now }.keys)
     }
 
-    /// Tries again now (after `flush` or `retry` made messages due): relays that failed recently are
-    /// tried again, and the scheduler wakes.
+    /// Tries again now (after `flush` or `retry` made messages due): relays that failed recently are no
+    /// longer skipped, and the scheduler wakes.
     public func retryNow() {
         lock.withLock {
             // Expired, not forgotten: the next successful connection still logs the relay as back.
-            for key in relayDown.keys { relayDown[key]?.until = 0 }
+            for key in relayDownUntil.keys { relayDownUntil[key] = 0 }
             wakeRequested = true
             lock.broadcast()
         }

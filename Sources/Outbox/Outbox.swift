@@ -147,11 +147,11 @@ public final class Outbox: Sendable {
     /// Claims up to `limit` due messages, shared fairly between companies (from a dedicated thread).
     /// `include` selects the companies (nil: no company) whose mail may be claimed now.
     public func claimDueBlocking(
-        limit: Int, leaseSeconds: Int
+        limit: Int, leaseSeconds: Int, include: @escaping @Sendable (String?) -> Bool = { _ in true }
     ) throws(OutboxError) -> [ClaimedMessage] {
         let clock = self.clock
         return try writer.performBlocking(background: true, weight: limit) { store in
-            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
+            try store.claimDue(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds, include: include)
         }
     }
 

@@ -26,8 +26,11 @@ extension OutboxStore {
 
     /// Claims up to `limit` due messages, shared fairly between companies: each company with due mail
     /// gets an equal quota of this batch, so a company with a large backlog cannot starve the others.
-    func claimDue(now: Timestamp, limit: Int, leaseSeconds: Int) throws(SQLiteError) -> [ClaimedMessage] {
-        let companies = try companiesWithPendingMail()
+    /// `include` says which companies (nil: none) to claim for; the others' mail stays queued.
+    func claimDue(now: Timestamp, limit: Int, leaseSeconds: Int, include: (String?) -> Bool)
+        throws(SQLiteError) -> [ClaimedMessage]
+    {
+        let companies = try companiesWithPendingMail().filter { include($0.isEmpty ? nil : $0) }
         guard !companies.isEmpty else { return [] }
         var claimed: [ClaimedMessage] = []
         var remaining = limit
