@@ -42,6 +42,7 @@ SMTP_SINK = "/usr/sbin/smtp-sink"
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 POSTFIX = "/usr/sbin/postfix"
 SENDMAIL = "/usr/sbin/sendmail"
+RECIPIENT = "r@example.com"  # loadgen's recipient
 
 
 def log(text):
@@ -147,11 +148,12 @@ def median(values):
 class SmtpSink:
     """Postfix's smtp-sink: accepts and discards; `-c` prints a running `mesg=N` counter."""
 
-    def __init__(self, work, name):
+    def __init__(self, work, name, defer=False):
         self.port = free_port()
         self.out = work / ("%s.sink" % name)
         user = ["-u", "nobody"] if os.geteuid() == 0 else []  # smtp-sink refuses to run as root without -u
-        self.process = PROCS.start([SMTP_SINK, *user, "-c", "127.0.0.1:%d" % self.port, "1024"],
+        refuse = ["-r", "RCPT"] if defer else []  # 4xx to every RCPT: each message is tried and deferred
+        self.process = PROCS.start([SMTP_SINK, *user, *refuse, "-c", "127.0.0.1:%d" % self.port, "1024"],
                                    stdout=open(self.out, "wb"), stderr=subprocess.DEVNULL)
         wait_for(lambda: self.process.poll() is not None or port_open(self.port), 10, "smtp-sink to listen")
         if self.process.poll() is not None:
@@ -180,10 +182,11 @@ class RelaySink:
     """Tests/Support/relay.py (aiosmtpd): slow, but always there; the smoke run uses it when
     Postfix's smtp-sink is not installed. Counts the envelopes it wrote."""
 
-    def __init__(self, work, name, python):
+    def __init__(self, work, name, python, defer=False):
         self.maildir = work / ("%s.relay" % name)
         self.maildir.mkdir()
-        self.process = PROCS.start([python, RELAY_PY, "--maildir", self.maildir, "--pipelining"],
+        refuse = ["--rcpt-reply", "%s=451 4.3.0 try again later" % RECIPIENT] if defer else []
+        self.process = PROCS.start([python, RELAY_PY, "--maildir", self.maildir, "--pipelining", *refuse],
                                    stdout=subprocess.PIPE, stderr=open(work / ("%s.relay.log" % name), "w"), text=True)
         line = self.process.stdout.readline()
         if not line.startswith("READY"):
@@ -421,7 +424,7 @@ class Bench:
         self.big_n = int(env.get("BENCH_BIG", 1000 if smoke else 1000000))
         self.sendmail_n = int(env.get("BENCH_SENDMAIL", 1000))
         self.size = int(env.get("BENCH_SIZE", 1024))
-        self.fill_chunk = int(env.get("BENCH_FILL_CHUNK", 25000))
+        self.fill_chunk = int(env.get("BENCH_FILL_CHUNK", 100000))  # messages per loadgen run while filling
         self.fill_budget = int(env.get("BENCH_FILL_BUDGET", 600))  # seconds; keeps a full run bounded
         self.use_postfix = not smoke and env.get("BENCH_POSTFIX", "1") != "0" and Postfix.available()
         sink = env.get("BENCH_SINK", "auto")  # auto | relay: relay.py even where smtp-sink is installed
@@ -445,8 +448,11 @@ class Bench:
         log("note: " + text)
         self.notes.append(text)
 
-    def sink(self, name):
-        return SmtpSink(self.work, name) if self.smtp_sink else RelaySink(self.work, name, self.python)
+    def sink(self, name, defer=False):
+        """A sink counting what it receives; with `defer`, one answering 4xx to every recipient."""
+        if self.smtp_sink:
+            return SmtpSink(self.work, name, defer)
+        return RelaySink(self.work, name, self.python, defer)
 
     def loadgen_run(self, socket_path, clients, messages, rate=None, window=None):
         argv = [self.loadgen, "enqueue", "--socket", socket_path, "--clients", clients, "--messages", messages,
@@ -591,16 +597,24 @@ class Bench:
             finally:
                 sink.stop()
 
-    def prefill(self, n, port, name):
-        """An outbox of n deferred messages (the relay unreachable, retry far away); maild stopped.
-        Returns the directory holding the outbox files."""
-        d = Maild(self, port, group=True, min_delay=86400, directory=self.work / name)
-        d.start()
+    def fill_deferred(self, d, n, what):
+        """Enqueues n messages into `d`, whose relay defers every recipient, and waits until each had its
+        first attempt: none is due again for a day. (A relay that refuses connections would not do: maild
+        probes a dead relay once a minute and leaves the rest of its mail queued meanwhile.)"""
         r = self.loadgen_run(d.socket, 16, n)
-        self.check("prefill %s: every message acknowledged" % name, r["count"] == n and not r["errors"])
-        # Wait until every message had its first (failed) attempt, so none is due on the next start.
-        wait_for(lambda: d.queue()["deferred"] >= n, 300, "the prefilled messages to be deferred", interval=0.5)
-        d.stop()
+        self.check("%s: every message acknowledged" % what, r["count"] == n and not r["errors"])
+        wait_for(lambda: d.queue()["deferred"] >= n, 600, "the %s messages to be deferred" % what, interval=0.5)
+
+    def prefill(self, n, name):
+        """An outbox of n deferred messages (retry a day away); maild stopped. Returns its directory."""
+        sink = self.sink(name + "-refusing", defer=True)
+        try:
+            d = Maild(self, sink.port, group=True, min_delay=86400, directory=self.work / name)
+            d.start()
+            self.fill_deferred(d, n, "prefill " + name)
+            d.stop()
+        finally:
+            sink.stop()
         return d.dir
 
     def copy_outbox(self, source, target):
@@ -612,11 +626,7 @@ class Bench:
         """From a pre-filled outbox of N deferred messages: start maild on a copy with the sink up,
         `flush`, and time until the sink counted N. Grouped and immediate, 8 connections."""
         n = self.messages
-        sock, port = dead_port()
-        try:
-            template = self.prefill(n, port, "outbox-%d" % n)
-        finally:
-            sock.close()
+        template = self.prefill(n, "outbox-%d" % n)
         for run in range(self.runs):
             for mode, group in (("grouped", True), ("immediate", False)):
                 sink = self.sink("dispatch-%s-%d" % (mode, run))
@@ -656,14 +666,12 @@ class Bench:
 
     def memory(self):
         """Peak RSS with BENCH_MEMORY queued (while filling, and after a restart with all of them made
-        due while the relay is unreachable), and exec-to-READY with BENCH_BIG queued."""
-        sock, port = dead_port()
+        due and tried again), and exec-to-READY with BENCH_BIG queued."""
+        sink = self.sink("memory-refusing", defer=True)
         try:
-            d = Maild(self, port, group=True, min_delay=86400, directory=self.work / "big")
+            d = Maild(self, sink.port, group=True, min_delay=86400, directory=self.work / "big")
             d.start()
-            r = self.loadgen_run(d.socket, 16, self.memory_n)
-            self.check("memory fill: every message acknowledged", r["count"] == self.memory_n and not r["errors"])
-            wait_for(lambda: d.queue()["deferred"] >= self.memory_n, 600, "the filled messages to be deferred", interval=0.5)
+            self.fill_deferred(d, self.memory_n, "memory fill")
             self.add("rss_memory_fill", d.vmhwm_mb())
             self.add("wal_memory_fill", d.wal_mb())
             d.stop()
@@ -671,36 +679,42 @@ class Bench:
             t0 = time.monotonic()
             flushed = d.flush()
             self.check("memory: flush made every message due", flushed.get("count") == self.memory_n, str(flushed))
-            # The first batch after the flush takes every due message; wait until all are deferred again.
-            wait_for(lambda: d.queue()["deferred"] >= self.memory_n, 600, "the flushed messages to be deferred again",
-                     interval=0.5)
+            # All are due at the same moment, so they are claimed in id order: once the first and the last
+            # had their second attempt and nothing is being sent, every message was tried again.
+            def tried_again():
+                for i in (1, self.memory_n):
+                    if len(d.request({"op": "show", "id": str(i)})["message"]["attempts"]) < 2:
+                        return False
+                return d.queue()["sending"] == 0
+            wait_for(tried_again, 600, "the flushed messages to be tried again", interval=0.5)
             self.add("memory_redefer_seconds", time.monotonic() - t0)
             self.add("rss_memory_due", d.vmhwm_mb())
+            d.stop()
+        finally:
+            sink.stop()
+        # The rest of the big outbox: the relay unreachable, so the mail just waits queued.
+        sock, port = dead_port()
+        try:
+            d.configure(port, group=True, min_delay=86400)
+            d.start()
             filled = self.memory_n
+            t0 = time.monotonic()
             if filled < self.big_n:
-                t0 = time.monotonic()
-                log("filling the outbox up to %d messages, restarting maild every %s" % (
-                    self.big_n, "%d" % self.fill_chunk if self.fill_chunk else "never"))
-                while filled < self.big_n:
-                    if time.monotonic() - t0 > self.fill_budget:
-                        self.odd("the big outbox was filled to %d of %d messages in the BENCH_FILL_BUDGET of %d s; "
-                                 "start-up was measured with %d" % (filled, self.big_n, self.fill_budget, filled))
-                        self.big_n = filled
-                        break
-                    k = min(self.fill_chunk or self.big_n, self.big_n - filled)
-                    # 16 clients with 16 requests in flight each: bigger group commits write a third of
-                    # the WAL per message (this is a fixture, not a figure).
-                    r = self.loadgen_run(d.socket, 16, k, window=16)
-                    self.check("big fill: every message acknowledged", r["count"] == k and not r["errors"])
-                    self.add("big_fill_rate", r["rate"])
-                    filled += k
-                    wait_for(lambda: d.queue()["deferred"] >= filled, 900, "the big outbox to be deferred", interval=1)
-                    log("%d queued, %.0f/s, WAL file %.0f MB" % (filled, r["rate"], d.wal_mb()))
-                    if filled < self.big_n and time.monotonic() - t0 <= self.fill_budget:
-                        # maild's WAL only shrinks when it stops (see README): restart to keep the fill
-                        # from slowing to a few hundred a second.
-                        d.stop()
-                        d.start()
+                log("filling the outbox up to %d messages" % self.big_n)
+            while filled < self.big_n:
+                if time.monotonic() - t0 > self.fill_budget:
+                    self.odd("the big outbox was filled to %d of %d messages in the BENCH_FILL_BUDGET of %d s; "
+                             "start-up was measured with %d" % (filled, self.big_n, self.fill_budget, filled))
+                    self.big_n = filled
+                    break
+                k = min(self.fill_chunk, self.big_n - filled)
+                # 16 clients with 16 requests in flight each: bigger group commits (a fixture, not a figure).
+                r = self.loadgen_run(d.socket, 16, k, window=16)
+                self.check("big fill: every message acknowledged", r["count"] == k and not r["errors"])
+                self.add("big_fill_rate", r["rate"])
+                filled += k
+                log("%d queued, %.0f/s, WAL file %.0f MB" % (filled, r["rate"], d.wal_mb()))
+            if filled > self.memory_n:
                 log("filled %d messages in %.0f s" % (filled, time.monotonic() - t0))
             d.stop()
             for run in range(self.runs):
