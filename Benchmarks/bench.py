@@ -494,6 +494,9 @@ class Bench:
             if self.use_postfix:
                 phases.append(lambda: self.postfix_peers(postfix))
                 phases[-1].__name__ = "postfix_peers"
+            only = os.environ.get("BENCH_PHASES")  # e.g. "enqueue,dispatch": while working on one figure
+            if only:
+                phases = [p for p in phases if p.__name__ in only.split(",")]
             for phase in phases:
                 t0 = time.monotonic()
                 phase()

@@ -13,7 +13,7 @@ extension Dispatcher {
         while true {
             heartbeat.withLock { $0 = monotonicSeconds() }
             let (ids, stop, tick) = lock.withLock { () -> ([(id: Int64, company: String?)], Bool, Bool) in
-                while !stopping && !wakeRequested && pendingImmediate.isEmpty {
+                while !stopping && !wakeRequested && !claimRequested && pendingImmediate.isEmpty {
                     let now = monotonicSeconds()
                     let roomToClaim = moreDue && state.held < Dispatcher.highWater / 2
                     if now >= nextTick || roomToClaim { break }
@@ -24,7 +24,10 @@ extension Dispatcher {
                 let ids = pendingImmediate
                 pendingImmediate.removeAll()
                 let now = monotonicSeconds()
-                return (ids, stopping, now >= nextTick || (moreDue && state.held < Dispatcher.highWater / 2))
+                // `flush` and `retry` claim at once, without waiting for the tick.
+                let claimNow = claimRequested || now >= nextTick || (moreDue && state.held < Dispatcher.highWater / 2)
+                claimRequested = false
+                return (ids, stopping, claimNow)
             }
             if stop { return }
             if !ids.isEmpty { claimImmediate(ids) }

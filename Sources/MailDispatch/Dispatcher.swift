@@ -37,6 +37,8 @@ public final class Dispatcher: Sendable {
     /// claimed for them: one failed attempt stands for all their mail, and a dead relay is probed, not flooded.
     nonisolated(unsafe) var relayDownUntil: [RelayKey: Double] = [:]
     nonisolated(unsafe) var wakeRequested = false
+    /// Set by `retryNow`: claim due mail now rather than at the next tick.
+    nonisolated(unsafe) var claimRequested = false
     nonisolated(unsafe) var stopping = false
     nonisolated(unsafe) var workers = 0
     nonisolated(unsafe) var runningWorkers = 0
@@ -106,7 +108,7 @@ public final class Dispatcher: Sendable {
         lock.withLock {
             // Expired, not forgotten: the next successful connection still logs the relay as back.
             for key in relayDownUntil.keys { relayDownUntil[key] = 0 }
-            wakeRequested = true
+            claimRequested = true
             lock.broadcast()
         }
     }

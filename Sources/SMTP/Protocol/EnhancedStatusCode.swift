@@ -23,12 +23,28 @@ extension SMTPReply {
     /// `class "." subject "." detail` (RFC 3463 §2: class 2, 4 or 5; subject and detail 1–3 digits),
     /// followed by a space or the end of the line.
     static func enhancedPrefix(_ text: String, code: Int) -> (code: String, rest: String)? {
-        let token = text.prefix { $0 != " " }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == String(code / 100), ["2", "4", "5"].contains(parts[0]),
-            parts[1...].allSatisfy({ (1...3).contains($0.count) && $0.allSatisfy { $0.isASCII && $0.isNumber } })
-        else { return nil }
-        let rest = text.dropFirst(token.count).drop { $0 == " " }
-        return (String(token), String(rest))
+        // On UTF-8 bytes: this runs for every reply, and Character-wise splitting cost more than the
+        // rest of the reply's handling.
+        let bytes = text.utf8
+        let classDigit = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100)
+        guard let first = bytes.first, first == classDigit, [UInt8(ascii: "2"), 0x34, 0x35].contains(first) else {
+            return nil
+        }
+        var index = bytes.index(after: bytes.startIndex)
+        for _ in 0..<2 {
+            guard index != bytes.endIndex, bytes[index] == UInt8(ascii: ".") else { return nil }
+            index = bytes.index(after: index)
+            var digits = 0
+            while index != bytes.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                digits += 1
+                index = bytes.index(after: index)
+            }
+            guard (1...3).contains(digits) else { return nil }
+        }
+        guard index == bytes.endIndex || bytes[index] == UInt8(ascii: " ") else { return nil }
+        let token = String(text[..<index])
+        var restStart = index
+        while restStart != bytes.endIndex, bytes[restStart] == UInt8(ascii: " ") { restStart = bytes.index(after: restStart) }
+        return (token, String(text[restStart...]))
     }
 }
