@@ -160,10 +160,12 @@ struct DeliveryWorker {
                             "cannot record attempt",
                             metadata: ["event": "record_failed", "id": "\(items[0].0.id)", "error": "\(error)"])
                     }
-                    dispatcher.messagesFinished(items.count)
                     latch.set(true)
                 },
                 applied: { outcome in
+                    // Held until the outbox shows it: outcomes waiting for the writer count against the
+                    // scheduler's high-water mark, so a busy writer slows claims instead of piling them up.
+                    dispatcher.messagesFinished(items.count)
                     guard case .success(let verdicts) = outcome else { return }
                     for ((message, result), verdict) in zip(items, verdicts) {
                         DeliveryLog.attempt(logger, message: message, result: result, verdict: verdict, duration: duration)

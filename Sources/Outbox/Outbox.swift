@@ -28,12 +28,15 @@ public final class Outbox: Sendable {
         lock = try LockFile(path: path + ".lock")
         let writeDB = try Database(path: path)
         writeDB.setBusyTimeout(milliseconds: 5000)
+        // temp_store = FILE: each job's savepoint keeps the original of every page it changes in a
+        // sub-journal; SQLite holds the first 64 KB in memory and spills the rest to a temporary file. In
+        // memory, a flush of 100,000 messages took 28 MB of RAM for it.
         try writeDB.execute(
             """
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA foreign_keys = OFF;
-            PRAGMA temp_store = MEMORY;
+            PRAGMA temp_store = FILE;
             PRAGMA wal_autocheckpoint = 0;
             PRAGMA journal_size_limit = 67108864;
             PRAGMA cache_size = -4096;
