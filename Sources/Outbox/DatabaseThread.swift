@@ -78,11 +78,20 @@ final class DatabaseThread: @unchecked Sendable {
             for job in jobs { job.finish(error) }
             return
         }
-        for job in jobs {
+        for (index, job) in jobs.enumerated() {
             do {
                 let counts = store.countChanges
                 try run("SAVEPOINT job")
                 if !job.run(store) {
+                    guard db.inTransaction else {
+                        // SQLite rolled the whole transaction back: this job has its own error; the
+                        // others' work is gone with it.
+                        store.forgetCounts()
+                        let lost = SQLiteError(
+                            code: 1, operation: "commit", message: "rolled back with a failed request of the same batch")
+                        for (other, job) in jobs.enumerated() { job.finish(other == index ? nil : lost) }
+                        return
+                    }
                     try run("ROLLBACK TO job")
                     store.countChanges = counts
                 }

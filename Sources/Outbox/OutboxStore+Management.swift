@@ -46,20 +46,31 @@ extension OutboxStore {
         while try update.step() { moved(from: state, to: Self.pendingState(attempts: update.int(0))) }
     }
 
-    /// Requeues every failed message; returns how many.
-    func retryAllFailed(now: Timestamp) throws(SQLiteError) -> Int {
-        let s = try db.statement("SELECT id FROM messages WHERE state = 'failed'")
+    /// Requeues the failed messages with ids after `after`, up to `limit` of them, in id order. Returns how
+    /// many, and the last id (nil when there were none).
+    func retryFailed(after: Int64, limit: Int, now: Timestamp) throws(SQLiteError) -> (count: Int, last: Int64?) {
+        let s = try db.statement("SELECT id FROM messages WHERE state = 'failed' AND id > ? ORDER BY id LIMIT ?")
+        s.bind(1, after).bind(2, limit)
         var ids: [Int64] = []
         while try s.step() { ids.append(s.int64(0)) }
         for id in ids { try requeue(id: id, from: .failed, now: now) }
-        return ids.count
+        return (ids.count, ids.last)
     }
 
-    /// Makes every deferred message due now; returns how many.
-    func flush(now: Timestamp) throws(SQLiteError) -> Int {
-        try db.statement("UPDATE messages SET next_attempt_at = ?1 WHERE state = 'deferred' AND next_attempt_at > ?1")
-            .bind(1, now.milliseconds).run()
-        return db.changes
+    /// Makes the deferred messages with ids after `after` due now, up to `limit` of them, in id order.
+    /// Returns how many changed, how many were looked at, and the last id looked at.
+    func flush(after: Int64, limit: Int, now: Timestamp) throws(SQLiteError) -> (changed: Int, seen: Int, last: Int64) {
+        let range = try db.statement(
+            "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM messages WHERE state = 'deferred' AND id > ? ORDER BY id LIMIT ?)")
+        range.bind(1, after).bind(2, limit)
+        guard let (last, seen) = try range.first({ ($0.int64(0), $0.int(1)) }), seen > 0 else { return (0, 0, after) }
+        try db.statement(
+            """
+            UPDATE messages SET next_attempt_at = ?1
+            WHERE state = 'deferred' AND id > ?2 AND id <= ?3 AND next_attempt_at > ?1
+            """
+        ).bind(1, now.milliseconds).bind(2, after).bind(3, last).run()
+        return (db.changes, seen, last)
     }
 
     /// Deletes up to `limit` sent, failed or cancelled messages last changed before `cutoff`, with their

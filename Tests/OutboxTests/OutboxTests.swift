@@ -178,6 +178,39 @@ final class OutboxFixture: @unchecked Sendable {
         try await f.expectCountsExact()
     }
 
+    /// `flush` and `retry` of every failed message work in jobs of `Outbox.bulkBatch` messages; none is
+    /// missed or counted twice across the jobs, and messages of other states are left alone.
+    @Test func flushAndRetryAllFailedCrossTheirBatches() async throws {
+        let f = try OutboxFixture()
+        let n = 2 * Outbox.bulkBatch + 50
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for i in 0..<n { group.addTask { try await f.outbox.enqueue(f.message(i)).id } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }.sorted()
+        let untouched = try await f.outbox.enqueue(f.message(n)).id  // stays queued
+        let claimed = try f.outbox.claimBlocking(ids: ids, leaseSeconds: 60)
+        #expect(claimed.count == n)
+        let policy = RetryPolicy(minDelay: 30, maxDelay: 60, maxAge: 100)
+        let latch = Latch<Bool>()
+        f.outbox.record(
+            claimed.map { claim in
+                let result: DeliveryResult =
+                    claim.id % 3 == 0
+                    ? .failedAll(relay: "r:25", recipients: ["a@example.com"], reason: "550 no")
+                    : .deferredAll(relay: "r:25", recipients: ["a@example.com"], reason: "451 later")
+                return (claim: claim, result: result)
+            }, policy: policy, jitter: { 1 }, durable: { _ in }, applied: { _ in latch.set(true) })
+        _ = latch.wait()
+        let failed = ids.filter { $0 % 3 == 0 }.count
+        #expect(try await f.outbox.flush() == n - failed)
+        #expect(try await f.outbox.flush() == 0)  // already due
+        #expect(try await f.outbox.retryAllFailed() == failed)
+        #expect(try await f.outbox.retryAllFailed() == 0)
+        #expect(try await f.outbox.counts()[.deferred] == n)
+        #expect(try await f.outbox.detail(id: untouched)?.summary.state == .queued)
+        try await f.expectCountsExact()
+    }
+
     @Test func restartPutsSendingBackInTheQueue() async throws {
         let directory = NSTemporaryDirectory() + "maild-outbox-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -81,6 +81,8 @@ final class Database {
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
+    /// False once SQLite rolled the transaction back by itself (after a full disk or an I/O error).
+    var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
