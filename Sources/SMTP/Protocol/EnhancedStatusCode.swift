@@ -26,10 +26,9 @@ extension SMTPReply {
         // On UTF-8 bytes: this runs for every reply, and Character-wise splitting cost more than the
         // rest of the reply's handling.
         let bytes = text.utf8
-        let classDigit = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: code / 100)
-        guard let first = bytes.first, first == classDigit, [UInt8(ascii: "2"), 0x34, 0x35].contains(first) else {
-            return nil
-        }
+        guard let first = bytes.first, Int(first) - Int(UInt8(ascii: "0")) == code / 100,
+            first == UInt8(ascii: "2") || first == UInt8(ascii: "4") || first == UInt8(ascii: "5")
+        else { return nil }
         var index = bytes.index(after: bytes.startIndex)
         for _ in 0..<2 {
             guard index != bytes.endIndex, bytes[index] == UInt8(ascii: ".") else { return nil }
