@@ -710,7 +710,7 @@ class Bench:
                              "start-up was measured with %d" % (filled, self.big_n, self.fill_budget, filled))
                     self.big_n = filled
                     break
-                k = min(self.fill_chunk, self.big_n - filled)
+                k = min(self.fill_chunk or self.big_n, self.big_n - filled)
                 # 16 clients with 16 requests in flight each: bigger group commits (a fixture, not a figure).
                 r = self.loadgen_run(d.socket, 16, k, window=16)
                 self.check("big fill: every message acknowledged", r["count"] == k and not r["errors"])
