@@ -54,7 +54,8 @@ public final class SMTPConnection {
         transcript?.append("-- connecting to \(relay.endpoint) (security: \(relay.security.rawValue))")
         let socket: Socket
         do {
-            let addresses = try AddressResolver.resolve(host: relay.host, port: relay.port)
+            let lookupDeadline = min(monotonicSeconds() + Double(relay.timeout), options.deadline ?? .infinity)
+            let addresses = try AddressResolver.resolve(host: relay.host, port: relay.port, deadline: lookupDeadline)
             let connected = try TCPConnector.connect(
                 to: addresses, timeout: Double(relay.timeout), deadline: options.deadline)
             socket = connected.socket

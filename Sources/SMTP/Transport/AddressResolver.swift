@@ -1,3 +1,5 @@
+import MailCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,13 +22,37 @@ struct ConnectError: Error, Sendable {
 
 /// Host name → addresses, with getaddrinfo(3).
 enum AddressResolver {
+    /// A lookup: name and port to addresses (getaddrinfo; tests put in others).
+    typealias Lookup = @Sendable (String, Int) throws(ConnectError) -> [ResolvedAddress]
+
     /// Every address of `host` (a name, an IPv4 literal or an IPv6 literal with or without brackets),
     /// IPv6 and IPv4, in the order the resolver prefers (RFC 6724), for TCP to `port`.
     ///
-    /// getaddrinfo cannot be interrupted, so a stalled DNS server is bounded only by the resolver's
-    /// own timeouts (resolv.conf), not by the relay timeout.
-    static func resolve(host: String, port: Int) throws(ConnectError) -> [ResolvedAddress] {
+    /// A literal needs no DNS and is parsed at once. A name is looked up on a thread of its own, waited
+    /// for until `deadline` (monotonic seconds): getaddrinfo cannot be interrupted, so a stalled DNS
+    /// server would otherwise hold the connection past the relay's timeout. A lookup still running
+    /// then finishes in the background and its answer is dropped.
+    static func resolve(
+        host: String, port: Int, deadline: Double, lookup: @escaping Lookup = AddressResolver.getaddrinfoLookup
+    ) throws(ConnectError) -> [ResolvedAddress] {
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if isIPLiteral(name) { return try lookup(name, port) }
+        let answer = Latch<Result<[ResolvedAddress], ConnectError>>()
+        DedicatedThread.start(name: "dns-lookup") {
+            answer.set(Result { () throws(ConnectError) -> [ResolvedAddress] in try lookup(name, port) })
+        }
+        let allowed = max(0, deadline - monotonicSeconds())
+        guard let result = answer.wait(seconds: allowed) else {
+            throw ConnectError(reason: "cannot resolve \(name): no answer from DNS within \(formatSeconds(allowed)) s")
+        }
+        return try result.get()
+    }
+
+    static let getaddrinfoLookup: Lookup = { (name: String, port: Int) throws(ConnectError) -> [ResolvedAddress] in
+        try lookup(name: name, port: port)
+    }
+
+    private static func lookup(name: String, port: Int) throws(ConnectError) -> [ResolvedAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -83,8 +83,8 @@ extension IntegrationTests {
             let dir = try TemporaryDirectory()
             let relay = try RelayProcess([], in: dir)  // 127.0.0.1 only: [::1] refuses
             let addresses =
-                try AddressResolver.resolve(host: "::1", port: relay.port)
-                + AddressResolver.resolve(host: "127.0.0.1", port: relay.port)
+                try AddressResolver.resolve(host: "::1", port: relay.port, deadline: monotonicSeconds() + 5)
+                + AddressResolver.resolve(host: "127.0.0.1", port: relay.port, deadline: monotonicSeconds() + 5)
             #expect(addresses.map(\.description) == ["[::1]:\(relay.port)", "127.0.0.1:\(relay.port)"])
             let connected = try TCPConnector.connect(to: addresses, timeout: 5, deadline: nil)
             #expect(connected.address.description == "127.0.0.1:\(relay.port)")
