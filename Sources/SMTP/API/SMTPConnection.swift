@@ -192,7 +192,7 @@ public final class SMTPConnection {
         let started = monotonicSeconds()
         let deadline = min(started + Double(relay.timeout), options.deadline ?? .infinity)
         do {
-            let context = try TLSContext(verify: relay.tlsVerify, caFile: relay.caFile)
+            let context = try TLSContextCache.shared.context(verify: relay.tlsVerify, caFile: relay.caFile)
             let tls = try TLSTransport(socket: plain.socket, context: context, host: relay.host)
             transport = tls
             let description = try tls.handshake(deadline: deadline)

@@ -1,7 +1,8 @@
 internal import COpenSSL
 
-/// The one owner of an `SSL_CTX`: client settings shared by the TLS sessions made from it.
-final class TLSContext {
+/// The one owner of an `SSL_CTX`: client settings shared by the TLS sessions made from it. Not changed
+/// after init, so threads may make sessions from it at once (OpenSSL locks what SSL_new touches).
+final class TLSContext: @unchecked Sendable {
     let pointer: OpaquePointer
     /// Whether sessions verify the relay's chain and name (`tls_verify`).
     let verifies: Bool
