@@ -84,7 +84,7 @@ extension Dispatcher {
         let config = configuration.current
         lock.withLock {
             state.add(claimed, policy: { config.policy(for: $0) })
-            lock.broadcast()
+            jobsReady.broadcast()
         }
     }
 

@@ -28,7 +28,7 @@ extension Dispatcher {
             while true {
                 if stopping { return nil }
                 if let job = state.nextJob(quota: Dispatcher.jobQuota) { return job }
-                lock.wait()
+                jobsReady.wait()
             }
         }
     }
@@ -42,6 +42,7 @@ extension Dispatcher {
         lock.withLock { state.drainLane(key) }
     }
 
+    /// Room to claim more: only the scheduler cares.
     func messagesFinished(_ count: Int) {
         lock.withLock {
             state.messageFinished(count: count)
@@ -49,10 +50,11 @@ extension Dispatcher {
         }
     }
 
+    /// A connection is free again: one more job may start.
     func jobFinished(_ job: DeliveryJob) {
         lock.withLock {
             state.jobFinished(job)
-            lock.broadcast()
+            jobsReady.signal()
         }
     }
 

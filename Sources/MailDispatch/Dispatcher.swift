@@ -29,7 +29,10 @@ public final class Dispatcher: Sendable {
     let outbox: Outbox
     let configuration: ConfigurationStore
     let logger: Logger
+    /// Guards the state below. Its own condition wakes the scheduler (and `stop`, waiting for the workers);
+    /// `jobsReady` wakes delivery threads waiting for a job, so finishing a message does not wake them all.
     let lock = ConditionLock()
+    let jobsReady: ConditionLock.Condition
     /// Guarded by `lock`.
     nonisolated(unsafe) var state: SchedulerState
     nonisolated(unsafe) var pendingImmediate: [(id: Int64, company: String?)] = []
@@ -52,6 +55,7 @@ public final class Dispatcher: Sendable {
         self.logger = logger
         let daemon = configuration.current.daemon
         state = SchedulerState(maxConnections: daemon.maxConnections, relayConnections: daemon.relayConnections)
+        jobsReady = lock.makeCondition()
     }
 
     /// Starts the scheduler loop and the delivery threads.
@@ -122,6 +126,7 @@ public final class Dispatcher: Sendable {
             ensureWorkers(daemon.maxConnections)
             wakeRequested = true
             lock.broadcast()
+            jobsReady.broadcast()
         }
     }
 
@@ -132,6 +137,7 @@ public final class Dispatcher: Sendable {
         let waiting: [ClaimedMessage] = lock.withLock {
             stopping = true
             lock.broadcast()
+            jobsReady.broadcast()
             let all = state.takeAllWaiting()
             state.messageFinished(count: all.count)
             return all

@@ -7,7 +7,7 @@ import Darwin
 /// A mutex with a condition variable, for the dedicated threads that do blocking work (SQLite, sockets).
 /// Never wait on it from Swift's cooperative pool.
 public final class ConditionLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    fileprivate let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     public init() {
@@ -54,6 +54,36 @@ public final class ConditionLock: @unchecked Sendable {
 
     public func signal() { pthread_cond_signal(condition) }
     public func broadcast() { pthread_cond_broadcast(condition) }
+
+    /// Another condition variable on this lock's mutex, for a second kind of waiter: a signal meant for
+    /// one kind then does not wake the other.
+    public func makeCondition() -> Condition { Condition(lock: self) }
+
+    public final class Condition: @unchecked Sendable {
+        private let lock: ConditionLock
+        private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+        fileprivate init(lock: ConditionLock) {
+            self.lock = lock
+            var attributes = pthread_condattr_t()
+            pthread_condattr_init(&attributes)
+            #if os(Linux)
+            pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+            #endif
+            pthread_cond_init(condition, &attributes)
+            pthread_condattr_destroy(&attributes)
+        }
+
+        deinit {
+            pthread_cond_destroy(condition)
+            condition.deallocate()
+        }
+
+        /// Waits for a signal; the lock must be held.
+        public func wait() { pthread_cond_wait(condition, lock.mutex) }
+        public func signal() { pthread_cond_signal(condition) }
+        public func broadcast() { pthread_cond_broadcast(condition) }
+    }
 }
 
 /// A one-shot value that one thread sets and another waits for.
