@@ -8,17 +8,10 @@ import Darwin
 /// Never wait on it from Swift's cooperative pool.
 public final class ConditionLock: @unchecked Sendable {
     fileprivate let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let condition = makeMonotonicCondition()
 
     public init() {
         pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        #if os(Linux)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        #endif
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -61,17 +54,10 @@ public final class ConditionLock: @unchecked Sendable {
 
     public final class Condition: @unchecked Sendable {
         private let lock: ConditionLock
-        private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let condition = makeMonotonicCondition()
 
         fileprivate init(lock: ConditionLock) {
             self.lock = lock
-            var attributes = pthread_condattr_t()
-            pthread_condattr_init(&attributes)
-            #if os(Linux)
-            pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-            #endif
-            pthread_cond_init(condition, &attributes)
-            pthread_condattr_destroy(&attributes)
         }
 
         deinit {
@@ -84,6 +70,20 @@ public final class ConditionLock: @unchecked Sendable {
         public func signal() { pthread_cond_signal(condition) }
         public func broadcast() { pthread_cond_broadcast(condition) }
     }
+}
+
+/// A condition variable whose timed waits use the monotonic clock (a wall-clock step must not cut a
+/// wait short or stretch it).
+private func makeMonotonicCondition() -> UnsafeMutablePointer<pthread_cond_t> {
+    let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    var attributes = pthread_condattr_t()
+    pthread_condattr_init(&attributes)
+    #if os(Linux)
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+    #endif
+    pthread_cond_init(condition, &attributes)
+    pthread_condattr_destroy(&attributes)
+    return condition
 }
 
 /// A one-shot value that one thread sets and another waits for.
