@@ -38,11 +38,8 @@ struct DeliveryWorker {
             // QUIT first: the relay's goodbye need not wait for our commit. An immediate job's connection
             // carries no next transaction, so its worker moves on while the outcome commits; a grouped
             // worker waits, so its next job cannot overtake an unrecorded acceptance.
-            if case .grouped = job {
-                session.finish(waitingForRecord: true)
-            } else {
-                session.finish(waitingForRecord: false)
-            }
+            let grouped = if case .grouped = job { true } else { false }
+            session.finish(waitingForRecord: grouped)
             dispatcher.jobFinished(job)
         }
     }

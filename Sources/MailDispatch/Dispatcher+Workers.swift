@@ -57,6 +57,4 @@ extension Dispatcher {
             jobsReady.signal()
         }
     }
-
-    var isStopping: Bool { lock.withLock { stopping } }
 }

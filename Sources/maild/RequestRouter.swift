@@ -38,7 +38,7 @@ struct RequestRouter: ControlHandler {
         case .failure(let error):
             reply(Response.failure(error).line(req: req))
         case .success(.ping):
-            reply(Response.success([("version", .string(Daemon.version))]).line(req: req))
+            reply(RequestRouter.pong.line(req: req))
         case .success(.enqueue(let request)):
             enqueue(request) { reply($0.line(req: req)) }
         case .success(let request):
@@ -46,11 +46,15 @@ struct RequestRouter: ControlHandler {
         }
     }
 
+    static var pong: Response { .success([("version", .string(Daemon.version))]) }
+
+    /// Every request's answer. `answer` takes ping and enqueue itself (enqueue answers from its commit);
+    /// they are here too so that any request can be routed.
     func route(_ request: Request) async -> Response {
         do {
             switch request {
             case .ping:
-                return .success([("version", .string(Daemon.version))])
+                return RequestRouter.pong
             case .enqueue(let request):
                 return await withCheckedContinuation { continuation in
                     enqueue(request) { continuation.resume(returning: $0) }

@@ -61,7 +61,6 @@ final class Database {
         return statement
     }
 
-
     /// Frames in the WAL after this connection's last commit, once `watchWAL()` was called.
     private(set) var walFrames: Int32 = 0
 
