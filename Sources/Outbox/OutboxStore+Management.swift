@@ -77,7 +77,10 @@ extension OutboxStore {
     /// bytes, recipients and attempts. Small batches keep each write transaction short.
     func sweep(before cutoff: Timestamp, limit: Int) throws(SQLiteError) -> Int {
         let select = try db.statement(
-            "SELECT id FROM messages WHERE state IN ('sent', 'failed', 'cancelled') AND updated_at < ? LIMIT ?")
+            """
+            SELECT id FROM messages INDEXED BY messages_final
+            WHERE (state IN ('sent', 'failed') OR state = 'cancelled') AND updated_at < ? LIMIT ?
+            """)
         select.bind(1, cutoff.milliseconds).bind(2, limit)
         var ids: [Int64] = []
         while try select.step() { ids.append(select.int64(0)) }

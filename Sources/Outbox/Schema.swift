@@ -78,6 +78,13 @@ enum Schema {
             DROP TRIGGER messages_count_delete;
             UPDATE state_counts SET n = (SELECT count(*) FROM messages WHERE messages.state = state_counts.state);
             """),
+        // SQLite evaluates a partial index's WHERE for the old and the new row of every UPDATE, and an IN
+        // list of three or more values builds a temporary b-tree each time: two per state change, a fifth of
+        // the writer's time during delivery. Two values are compared one by one. The sweep names the index.
+        ("003_final_index_without_a_long_in_list", """
+            DROP INDEX messages_final;
+            CREATE INDEX messages_final ON messages(updated_at) WHERE state IN ('sent', 'failed') OR state = 'cancelled';
+            """),
     ]
 
     /// Applies the migrations not yet recorded, each in its own transaction.
