@@ -42,4 +42,39 @@ struct DotStuffingTests {
         #expect(wire("a\n.\r\nMAIL FROM:<x>\r\n") == "a\r\n..\r\nMAIL FROM:<x>\r\n.\r\n")
         #expect(wire("a\r.\rb") == "a\r\n..\r\nb\r\n.\r\n")
     }
+
+    @Test func worstCaseGrowthFitsAndMatchesALineByLineReading() {
+        // Every byte doubles: a "." at the start of each line, every line end a bare LF.
+        #expect(wire(".\n.\n.\n") == "..\r\n..\r\n..\r\n.\r\n")
+        // Random mixes of the bytes that matter, against a plain byte-at-a-time reading of the rules.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x2E, 0x0D, 0x0A, 0x61, 0xC3, 0xA7]
+        for _ in 0..<500 {
+            let input = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
+                alphabet.randomElement(using: &generator)!
+            }
+            #expect(DotStuffing.encode(input) == reference(input), "input \(input)")
+        }
+    }
+
+    private func reference(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var atLineStart = true
+        var index = 0
+        while index < data.count {
+            let byte = data[index]
+            index += 1
+            if byte == 0x0D || byte == 0x0A {
+                if byte == 0x0D, index < data.count, data[index] == 0x0A { index += 1 }
+                out += [0x0D, 0x0A]
+                atLineStart = true
+                continue
+            }
+            if atLineStart, byte == 0x2E { out.append(0x2E) }
+            out.append(byte)
+            atLineStart = false
+        }
+        if !atLineStart { out += [0x0D, 0x0A] }
+        return out + [0x2E, 0x0D, 0x0A]
+    }
 }
