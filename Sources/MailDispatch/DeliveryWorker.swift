@@ -101,7 +101,8 @@ struct DeliveryWorker {
                 // The previous message's outcome is durable before this message's data goes out, so a crash
                 // can re-send at most the one message whose data is in flight.
                 waitForPendingRecord()
-                let result = start.finished ?? connection!.finishTransaction(start, data: data!)
+                // An immediate job's connection carries this one message: QUIT goes with its data.
+                let result = start.finished ?? connection!.finishTransaction(start, data: data!, thenQuit: lane == nil)
                 transactions += 1
                 // A reused connection that the relay closed (421, idle timeout) is retried once on a fresh one.
                 if reused && !retriedOnFreshConnection && !connection!.isUsable && !result.uncertain

@@ -101,12 +101,16 @@ def test_grouped_mode_uses_one_session_and_immediate_one_per_message(daemons, re
     assert relay.sessions() == 1
     d.stop()
 
-    immediate_relay = relays(name="immediate-relay")
+    # With PIPELINING, an immediate session's QUIT goes out in the same write as its final dot.
+    immediate_relay = relays("--pipelining", name="immediate-relay")
     d2 = daemons(relay_config(immediate_relay, group=False), name="immediate")
-    for i in range(10):
-        d2.enqueue({"to": ["i%d@example.com" % i], "subject": "i%d" % i, "text": "t"})
+    ids = [d2.enqueue({"to": ["i%d@example.com" % i], "subject": "i%d" % i, "text": "t"}) for i in range(10)]
     immediate_relay.wait_for(10)
+    for i in ids:
+        d2.wait_state(i, "sent")
     assert immediate_relay.sessions() == 10
+    wait_until(lambda: len(immediate_relay.commands("QUIT")) == 10, message="every session to end with QUIT")
+    assert sorted(subjects(immediate_relay)) == sorted("i%d" % i for i in range(10))
 
 
 def test_immediate_mode_sends_without_waiting_for_a_tick(daemons, relays):

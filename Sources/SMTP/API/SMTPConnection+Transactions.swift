@@ -21,11 +21,14 @@ extension SMTPConnection {
 
     /// Sends the message data, dot-stuffed on the wire (RFC 5321 §4.5.2), and the final dot; waits up
     /// to `finalReplyTimeout` for the reply. When that reply never comes the result is `uncertain`.
-    public func finishTransaction(_ start: TransactionStart, data: [UInt8]) -> DeliveryResult {
+    /// `thenQuit`: the session's last transaction; QUIT goes out with the final dot when the relay offers
+    /// PIPELINING, and the connection is then no longer usable (call `close()` to read QUIT's reply).
+    public func finishTransaction(_ start: TransactionStart, data: [UInt8], thenQuit: Bool = false) -> DeliveryResult {
         if let finished = start.finished { return finished }
         pendingData = data
         defer { pendingData = nil }
-        let action = drive(machine.sendMessageData(transaction: start.transactionID, recipients: start.recipients))
+        let action = drive(
+            machine.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: thenQuit))
         switch action {
         case .transactionFinished(let outcome, _):
             log(outcome)

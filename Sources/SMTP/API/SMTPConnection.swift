@@ -91,7 +91,8 @@ public final class SMTPConnection {
     /// What the relay offered in its last EHLO (after TLS, the EHLO after the handshake).
     public var capabilities: SMTPCapabilities { machine.capabilities }
 
-    /// Ends the session: QUIT (best effort, a short wait) and close. Idempotent.
+    /// Ends the session: QUIT (best effort, a short wait for its reply; sent already when the last
+    /// transaction was finished with `thenQuit`) and close. Idempotent.
     public func close() {
         guard transport != nil else { return }
         _ = drive(machine.quit())
@@ -113,8 +114,8 @@ public final class SMTPConnection {
                 action = awaitReply(wait)
             case .startTLS:
                 action = startTLS()
-            case .sendMessageData:
-                action = sendMessageData()
+            case .sendMessageData(let thenQuit):
+                action = sendMessageData(thenQuit: thenQuit)
             case .sessionReady, .transactionReady, .transactionFinished(_, closeConnection: false):
                 return action
             case .sessionFailed, .transactionFinished(_, closeConnection: true), .close:
@@ -207,12 +208,16 @@ public final class SMTPConnection {
         }
     }
 
-    private func sendMessageData() -> SessionStateMachine.Action {
+    private func sendMessageData(thenQuit: Bool) -> SessionStateMachine.Action {
         guard let transport else { return machine.transportFailed(.io("connection already closed")) }
         let data = pendingData ?? []
         // RFC 5321 §4.5.2: dot-stuffed here, on the wire; one write for the whole message.
-        let wire = DotStuffing.encode(data)
+        var wire = DotStuffing.encode(data)
         record("C: <\(data.count) bytes of message data>")
+        if thenQuit {
+            wire += SMTPCommand.quit.wire
+            record(SMTPCommand.quit.transcriptLine)
+        }
         do {
             try transport.write(wire, stallTimeout: Double(options.relay.timeout), deadline: options.deadline)
         } catch {

@@ -22,8 +22,10 @@ extension SessionStateMachine {
         return .send(commands, .command)
     }
 
-    /// The caller has the data for the transaction that got 354.
-    mutating func sendMessageData(transaction id: Int, recipients: [String]) -> Action {
+    /// The caller has the data for the transaction that got 354. `thenQuit`: this is the session's last
+    /// transaction; with PIPELINING, QUIT goes out in the same write as the final dot, which saves the
+    /// relay and us a round trip per connection.
+    mutating func sendMessageData(transaction id: Int, recipients: [String], thenQuit: Bool = false) -> Action {
         guard case .messageData(let progress) = state, progress.id == id else {
             let result = DeliveryResult.deferredAll(
                 relay: configuration.relay, recipients: recipients, reason: "no transaction is waiting for this data")
@@ -31,7 +33,8 @@ extension SessionStateMachine {
                 TransactionStart(transactionID: id, recipients: recipients, finished: result), closeConnection: false)
         }
         state = .sendingData(progress)
-        return .sendMessageData
+        quitQueued = thenQuit && capabilities.pipelining
+        return .sendMessageData(thenQuit: quitQueued)
     }
 
     /// The data and the final dot are written.
@@ -71,6 +74,11 @@ extension SessionStateMachine {
             if reply.code == 421 {
                 state = .closed(reason: reply.description)
                 return .transactionFinished(outcome, closeConnection: true)
+            }
+            if quitQueued {
+                // No RSET after a failure either: the session is over, `quit()` reads QUIT's reply.
+                state = .quitting
+                return .transactionFinished(outcome, closeConnection: false)
             }
             if progress.completed {
                 state = .ready

@@ -12,7 +12,7 @@ import MailCore
 ///     ehlo/helo ─▶ auth (PLAIN, else LOGIN) ─▶ ready
 ///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply
 ///     dotReply ─(2xx)─▶ ready;   transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready
-///     ready ─▶ quitting (QUIT) ─▶ closed
+///     ready ─▶ quitting (QUIT) ─▶ closed;   dotReply ─(QUIT went out behind the dot)─▶ quitting
 ///     any ─(421, lost connection, timeout, nonsense)─▶ closed
 struct SessionStateMachine {
     struct Configuration: Sendable, Equatable {
@@ -52,8 +52,9 @@ struct SessionStateMachine {
         case awaitReply(ReplyWait)
         /// Discard anything received so far, run the TLS handshake, report `tlsEstablished()`.
         case startTLS
-        /// Write the dot-stuffed message data and the final dot, report `messageDataSent()`.
-        case sendMessageData
+        /// Write the dot-stuffed message data and the final dot (and QUIT right after them, in the same
+        /// write, when `thenQuit`), report `messageDataSent()`.
+        case sendMessageData(thenQuit: Bool)
         /// `open` is done.
         case sessionReady
         /// `open` failed; close the connection.
@@ -107,6 +108,9 @@ struct SessionStateMachine {
     /// TLS is up (implicit or after STARTTLS).
     var isEncrypted = false
     var transactionCount = 0
+    /// QUIT went out right behind the final dot (RFC 2920 allows it as the last command of a group):
+    /// the dot's reply ends the session and the next reply is QUIT's.
+    var quitQueued = false
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -116,7 +120,7 @@ struct SessionStateMachine {
     /// Whether the connection can still carry transactions.
     var isUsable: Bool {
         switch state {
-        case .idle, .closed: return false
+        case .idle, .quitting, .closed: return false
         default: return true
         }
     }
@@ -186,6 +190,9 @@ struct SessionStateMachine {
         case .ready:
             state = .quitting
             return .send([.quit], .quit)
+        case .quitting:
+            // QUIT already went out behind the last message's data: only its reply is left.
+            return .awaitReply(.quit)
         case .closed:
             return .close
         default:

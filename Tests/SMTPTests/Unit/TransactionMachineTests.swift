@@ -11,7 +11,7 @@ struct TransactionMachineTests {
     private func finish(_ m: inout SessionStateMachine, _ start: TransactionStart, dot: SMTPReply)
         -> SessionStateMachine.Action
     {
-        #expect(m.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData)
+        #expect(m.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(thenQuit: false))
         #expect(m.state.isSendingData)
         #expect(m.messageDataSent() == .awaitReply(.finalDot))
         return m.replyReceived(dot)
@@ -58,6 +58,49 @@ struct TransactionMachineTests {
             F.dispositions(done) == [
                 .deferred("450 4.2.0 mailbox busy"), .failed("550 5.1.1 unknown"), .delivered("250 ok"),
             ])
+    }
+
+    @Test func quitGoesOutWithTheLastDataWhenPipelining() {
+        for (dot, disposition) in [
+            (F.reply(250, "ok"), RecipientDisposition.delivered("250 ok")),
+            (F.reply(554, "rejected"), RecipientDisposition.failed("554 rejected")),
+        ] {
+            var m = F.ready("PIPELINING")
+            _ = m.beginTransaction(F.envelope("a@example.com"))
+            _ = m.replyReceived(F.reply(250))
+            _ = m.replyReceived(F.reply(250))
+            guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
+                Issue.record("DATA not accepted")
+                return
+            }
+            let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
+            #expect(send == .sendMessageData(thenQuit: true))
+            #expect(m.messageDataSent() == .awaitReply(.finalDot))
+            // The dot's reply ends the transaction, with no RSET after a failure: QUIT is already out.
+            let done = m.replyReceived(dot)
+            #expect(F.closes(done) == false)
+            #expect(F.dispositions(done) == [disposition])
+            #expect(!m.isUsable)
+            #expect(m.quit() == .awaitReply(.quit))
+            #expect(m.replyReceived(F.reply(221, "bye")) == .close)
+        }
+    }
+
+    @Test func quitWaitsForItsOwnWriteWithoutPipelining() {
+        var m = F.ready()
+        _ = m.beginTransaction(F.envelope("a@example.com"))
+        _ = m.replyReceived(F.reply(250))
+        _ = m.replyReceived(F.reply(250))
+        guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
+            Issue.record("DATA not accepted")
+            return
+        }
+        let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
+        #expect(send == .sendMessageData(thenQuit: false))
+        _ = m.messageDataSent()
+        #expect(F.closes(m.replyReceived(F.reply(250, "ok"))) == false)
+        #expect(m.state == .ready)
+        #expect(m.quit() == .send([.quit], .quit))
     }
 
     @Test func refusedMailSendsNoRecipientsThenRSET() {
@@ -337,7 +380,7 @@ struct TransactionMachineTests {
         let stale = m.sendMessageData(transaction: start.transactionID + 1, recipients: ["a@example.com"])
         #expect(F.result(stale)?.error == "no transaction is waiting for this data")
         #expect(m.state.isMessageData)
-        #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData)
+        #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData(thenQuit: false))
     }
 
     @Test func transactionOfAnotherSessionCannotSendData() {
@@ -366,7 +409,7 @@ struct TransactionMachineTests {
             F.result(other.sendMessageData(transaction: start.transactionID, recipients: start.recipients))?.error
                 == "no transaction is waiting for this data")
         #expect(
-            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData)
+            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(thenQuit: false))
     }
 
     @Test func quitDuringDataOnlyCloses() {
