@@ -79,7 +79,7 @@ struct DeliveryWorker {
                             error.isPermanent
                             ? DeliveryResult.failedAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
                             : DeliveryResult.deferredAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
-                        record(message, result: result, started: started)
+                        record(message, result: result, started: started, journaled: lane != nil)
                         if !error.isPermanent {
                             // The relay is unreachable: every message waiting for it would fail the same way now.
                             dispatcher.relayFailed(relay, reason: error.reason)
@@ -112,7 +112,7 @@ struct DeliveryWorker {
                     closeConnection()
                     continue
                 }
-                record(message, result: result, started: started)
+                record(message, result: result, started: started, journaled: lane != nil)
                 return
             }
         }
@@ -135,11 +135,17 @@ struct DeliveryWorker {
         }
 
         /// Records an attempt; the commit completes in the background and `pendingRecord` is set after it.
-        private mutating func record(_ message: ClaimedMessage, result: DeliveryResult, started: Double) {
-            record([(message, result)], started: started)
+        /// `journaled`: false for an immediate job's outcome, which nothing waits for: the connection carries no
+        /// next message, so the outcome needs no journal's quick commit and goes straight to the outbox.
+        private mutating func record(
+            _ message: ClaimedMessage, result: DeliveryResult, started: Double, journaled: Bool = true
+        ) {
+            record([(message, result)], started: started, journaled: journaled)
         }
 
-        private mutating func record(_ items: [(ClaimedMessage, DeliveryResult)], started: Double) {
+        private mutating func record(
+            _ items: [(ClaimedMessage, DeliveryResult)], started: Double, journaled: Bool = true
+        ) {
             waitForPendingRecord()
             guard !items.isEmpty else { return }
             let latch = Latch<Bool>()
@@ -150,7 +156,7 @@ struct DeliveryWorker {
             let duration = monotonicSeconds() - started
             dispatcher.outbox.record(
                 items.map { (claim: $0.0, result: $0.1) }, policy: config.retry,
-                jitter: { Double.random(in: 0.9...1.1) },
+                jitter: { Double.random(in: 0.9...1.1) }, journaled: journaled,
                 durable: { outcome in
                     if case .failure(let error) = outcome {
                         // The rows stay `sending`; they are due again at the next start (delivered at least once).

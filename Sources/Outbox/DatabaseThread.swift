@@ -11,14 +11,18 @@ final class DatabaseThread: @unchecked Sendable {
         let finish: (SQLiteError?) -> Void
         /// Background work (claims, outcomes, sweeps) yields to foreground work (enqueues, requests).
         let background: Bool
+        /// Background work nobody waits for (outcomes already durable elsewhere, or awaited by no one):
+        /// it may wait up to `JobQueue.linger` for company, so that one commit carries many.
+        let lazy: Bool
         /// Roughly how many rows it touches, to bound how much background work one commit carries.
         let weight: Int
 
         init(
-            background: Bool = false, weight: Int = 1, run: @escaping (OutboxStore) -> Bool,
+            background: Bool = false, lazy: Bool = false, weight: Int = 1, run: @escaping (OutboxStore) -> Bool,
             finish: @escaping (SQLiteError?) -> Void
         ) {
-            self.background = background
+            self.background = background || lazy
+            self.lazy = lazy
             self.weight = weight
             self.run = run
             self.finish = finish
@@ -125,12 +129,12 @@ final class DatabaseThread: @unchecked Sendable {
 
     /// Runs `body` on this thread and calls `completion` with its result after the commit.
     func perform<T: Sendable>(
-        background: Bool = false, weight: Int = 1, _ body: @escaping (OutboxStore) throws -> T,
+        background: Bool = false, lazy: Bool = false, weight: Int = 1, _ body: @escaping (OutboxStore) throws -> T,
         completion: @escaping @Sendable (Result<T, OutboxError>) -> Void
     ) {
         let box = ResultBox<T>()
         let job = Job(
-            background: background, weight: weight,
+            background: background, lazy: lazy, weight: weight,
             run: { store in
                 do {
                     box.result = .success(try body(store))
@@ -181,12 +185,29 @@ private final class ResultBox<T>: @unchecked Sendable {
 }
 
 /// The jobs waiting for a database thread: every foreground job goes into the next batch; background
-/// jobs follow in arrival order, as many as a weight budget allows.
+/// jobs follow in arrival order, as many as a weight budget allows. Lazy jobs alone do not start a batch
+/// until they have waited `linger` or filled the budget: outcome records arrive one by one from the
+/// delivery threads, and a commit for each wrote every page they share again (and synced it).
 final class JobQueue: @unchecked Sendable {
+    /// How long a lazy job may wait for others: far below anything a person notices, and about ten
+    /// commits' worth of outcomes at full delivery speed.
+    static let defaultLinger = 0.005
+
+    let linger: Double
+
+    init(linger: Double = JobQueue.defaultLinger) {
+        self.linger = linger
+    }
+
     private let lock = ConditionLock()
     private var foreground: [DatabaseThread.Job] = []
     private var background: [DatabaseThread.Job] = []
     private var backgroundHead = 0
+    /// Waiting lazy jobs (all of them in `background`, past `backgroundHead`) and the weight they carry.
+    private var lazyWeight = 0
+    private var lazyCount = 0
+    /// When the oldest waiting lazy job arrived.
+    private var lazySince = 0.0
     private var closed = false
 
     /// Adds a job; false when the queue is closed.
@@ -194,6 +215,13 @@ final class JobQueue: @unchecked Sendable {
         lock.withLock {
             guard !closed else { return false }
             if job.background { background.append(job) } else { foreground.append(job) }
+            if job.lazy {
+                if lazyCount == 0 { lazySince = monotonicSeconds() }
+                lazyCount += 1
+                lazyWeight += job.weight
+                // The thread needs waking only to start its linger, or to end it early with a full batch.
+                if lazyCount > 1 && lazyWeight < DatabaseThread.backgroundBudget { return true }
+            }
             lock.signal()
             return true
         }
@@ -201,14 +229,25 @@ final class JobQueue: @unchecked Sendable {
 
     private var isEmpty: Bool { foreground.isEmpty && backgroundHead == background.count }
 
-    /// The next batch (waiting up to `timeout` seconds for one); empty on timeout or when closed and drained.
+    /// Whether what is waiting makes a batch now: anything but lazy jobs does, lazy jobs once they have
+    /// lingered or fill the budget, and everything once the queue is closed.
+    private func isReady(now: Double) -> Bool {
+        if isEmpty { return false }
+        if closed || !foreground.isEmpty || background.count - backgroundHead > lazyCount { return true }
+        return lazyWeight >= DatabaseThread.backgroundBudget || now >= lazySince + linger
+    }
+
+    /// The next batch (waiting up to `timeout` seconds for one); empty on timeout (lazy jobs still
+    /// lingering stay queued) or when closed and drained.
     func popBatch(backgroundBudget: Int, timeout: Double) -> [DatabaseThread.Job] {
         lock.withLock {
             let deadline = monotonicSeconds() + timeout
-            while isEmpty && !closed {
-                let left = deadline - monotonicSeconds()
-                if left <= 0 { break }
-                lock.wait(seconds: left)
+            while true {
+                let now = monotonicSeconds()
+                if closed || isReady(now: now) { break }
+                let until = isEmpty ? deadline : min(deadline, lazySince + linger)
+                if until <= now { return [] }
+                lock.wait(seconds: until - now)
             }
             var batch = foreground
             foreground.removeAll(keepingCapacity: true)
@@ -220,6 +259,10 @@ final class JobQueue: @unchecked Sendable {
                 batch.append(job)
                 spent += job.weight
                 backgroundHead += 1
+                if job.lazy {
+                    lazyCount -= 1
+                    lazyWeight -= job.weight
+                }
             }
             if backgroundHead == background.count {
                 background.removeAll(keepingCapacity: true)

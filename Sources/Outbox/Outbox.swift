@@ -97,11 +97,16 @@ public final class Outbox: Sendable {
     // MARK: Delivery
 
     /// Records attempts (usually one; a whole lane when its relay is unreachable). `durable` runs once
-    /// the outcomes are in the delivery journal (a crash can no longer lose them); `applied` once the outbox
-    /// shows them, with each message's verdict (nil where an outcome no longer applied).
+    /// a crash can no longer lose the outcomes; `applied` once the outbox shows them, with each message's
+    /// verdict (nil where an outcome no longer applied).
+    ///
+    /// `journaled`: the outcomes go first to the delivery journal, whose small commits make them durable
+    /// quickly, for a caller that waits for `durable` (a grouped connection before its next message).
+    /// Otherwise they wait for the outbox's own commit; either way the outbox applies them lazily, in
+    /// commits shared by many.
     public func record(
         _ items: [(claim: ClaimedMessage, result: DeliveryResult)], policy: RetryPolicy,
-        jitter: @escaping @Sendable () -> Double,
+        jitter: @escaping @Sendable () -> Double, journaled: Bool = true,
         durable: @escaping @Sendable (Result<Void, OutboxError>) -> Void,
         applied: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void
     ) {
@@ -110,6 +115,24 @@ public final class Outbox: Sendable {
             JournalEntry(message: $0.claim.id, attemptsBefore: $0.claim.attempts, at: now, result: $0.result)
         }
         let writer = self.writer
+        @Sendable func apply(completion: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void) {
+            writer.perform(
+                lazy: true, weight: entries.count,
+                { store in
+                    try entries.map {
+                        try store.record(
+                            id: $0.message, result: $0.result, policy: policy, now: $0.at, jitter: jitter(),
+                            attemptsBefore: $0.attemptsBefore)
+                    }
+                }, completion: completion)
+        }
+        guard journaled else {
+            apply { result in
+                durable(result.map { _ in () })
+                applied(result)
+            }
+            return
+        }
         let journal = self.journal
         journal.append(entries) { appended in
             switch appended {
@@ -118,19 +141,10 @@ public final class Outbox: Sendable {
                 applied(.failure(error))
             case .success(let seqs):
                 durable(.success(()))
-                writer.perform(
-                    background: true, weight: entries.count,
-                    { store in
-                        try entries.map {
-                            try store.record(
-                                id: $0.message, result: $0.result, policy: policy, now: $0.at, jitter: jitter(),
-                                attemptsBefore: $0.attemptsBefore)
-                        }
-                    },
-                    completion: { result in
-                        if case .success = result { journal.remove(seqs) }
-                        applied(result)
-                    })
+                apply { result in
+                    if case .success = result { journal.remove(seqs) }
+                    applied(result)
+                }
             }
         }
     }
