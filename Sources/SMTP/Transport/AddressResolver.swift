@@ -36,7 +36,7 @@ enum AddressResolver {
         host: String, port: Int, deadline: Double, lookup: @escaping Lookup = AddressResolver.getaddrinfoLookup
     ) throws(ConnectError) -> [ResolvedAddress] {
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if isIPLiteral(name) { return try lookup(name, port) }
+        if let literal = literal(name, port: port) { return [literal] }
         let answer = Latch<Result<[ResolvedAddress], ConnectError>>()
         DedicatedThread.start(name: "dns-lookup") {
             answer.set(Result { () throws(ConnectError) -> [ResolvedAddress] in try lookup(name, port) })
@@ -83,6 +83,41 @@ enum AddressResolver {
         }
         if addresses.isEmpty { throw ConnectError(reason: "cannot resolve \(name): no IPv4 or IPv6 address") }
         return addresses
+    }
+
+    /// The address of an IPv4 or IPv6 literal, built directly (getaddrinfo and getnameinfo for it took
+    /// 5 % of an immediate delivery); nil for anything else.
+    static func literal(_ name: String, port: Int) -> ResolvedAddress? {
+        var storage = sockaddr_storage()
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let bigEndianPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 {
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let sin = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+                sin.pointee.sin_family = sa_family_t(AF_INET)
+                sin.pointee.sin_port = bigEndianPort
+                sin.pointee.sin_addr = v4
+            }
+            inet_ntop(AF_INET, &v4, &text, socklen_t(text.count))
+            return ResolvedAddress(
+                family: AF_INET, storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size),
+                description: "\(String(cString: text)):\(port)")
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let sin6 = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+                sin6.pointee.sin6_family = sa_family_t(AF_INET6)
+                sin6.pointee.sin6_port = bigEndianPort
+                sin6.pointee.sin6_addr = v6
+            }
+            inet_ntop(AF_INET6, &v6, &text, socklen_t(text.count))
+            return ResolvedAddress(
+                family: AF_INET6, storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size),
+                description: "[\(String(cString: text))]:\(port)")
+        }
+        return nil
     }
 
     private static func numericHost(_ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> String {

@@ -13,6 +13,22 @@ struct AddressResolverTests {
         #expect(local.contains("127.0.0.1:25"))
     }
 
+    /// Literals skip getaddrinfo: what they are built into must be what getaddrinfo gives for them.
+    @Test func literalsAreBuiltAsGetaddrinfoWouldGiveThem() throws {
+        for (name, port) in [("127.0.0.1", 25), ("10.1.2.3", 2525), ("::1", 587), ("2001:db8::0:1", 465), ("::ffff:10.0.0.1", 25)] {
+            let built = try #require(AddressResolver.literal(name, port: port))
+            let looked = try #require(try AddressResolver.getaddrinfoLookup(name, port).first)
+            #expect(built.family == looked.family && built.length == looked.length, "\(name)")
+            #expect(built.description == looked.description)
+            let bytes = { (a: ResolvedAddress) in
+                withUnsafeBytes(of: a.storage) { Array($0.prefix(Int(a.length))) }
+            }
+            #expect(bytes(built) == bytes(looked), "\(name)")
+        }
+        #expect(AddressResolver.literal("relay.example.com", port: 25) == nil)
+        #expect(AddressResolver.literal("127.0.0.1.example", port: 25) == nil)
+    }
+
     @Test func anUnknownNameIsReportedByName() {
         #expect {
             _ = try AddressResolver.resolve(host: "no-such-host.invalid", port: 25, deadline: monotonicSeconds() + 10)
