@@ -22,11 +22,15 @@ public struct SMTPCapabilities: Sendable, Equatable {
     public init() {}
 
     /// Reads the keywords of a 250 reply to EHLO; its first line is the relay's name, not a keyword.
+    /// Keywords and parameters are ASCII (RFC 5321 §4.1.1.1): words are split and upper-cased on bytes,
+    /// which costs a fraction of splitting by Character (this runs once per connection).
     public init(ehloReply reply: SMTPReply) {
         for line in reply.lines.dropFirst() {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let words = line.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map {
+                String(decoding: $0, as: UTF8.self)
+            }
             guard let first = words.first else { continue }
-            let keyword = first.uppercased()
+            let keyword = Self.asciiUppercased(first)
             switch keyword {
             case "PIPELINING": pipelining = true
             case "SIZE":
@@ -47,8 +51,12 @@ public struct SMTPCapabilities: Sendable, Equatable {
     }
 
     private mutating func addMechanisms(_ names: some Sequence<String>) {
-        for name in names.map({ $0.uppercased() }) where !name.isEmpty && !authMechanisms.contains(name) {
+        for name in names.map(Self.asciiUppercased) where !name.isEmpty && !authMechanisms.contains(name) {
             authMechanisms.append(name)
         }
+    }
+
+    private static func asciiUppercased(_ word: String) -> String {
+        String(decoding: word.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 }

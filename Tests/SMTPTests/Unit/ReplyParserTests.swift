@@ -158,6 +158,16 @@ struct EnhancedCodeAndCapabilityTests {
         #expect(caps.authMechanisms == ["LOGIN", "PLAIN", "CRAM-MD5"])
     }
 
+    @Test func keywordsAreCaseInsensitiveAndTabsSeparateWords() {
+        let caps = SMTPCapabilities(
+            ehloReply: SMTPReply(code: 250, lines: ["relay", "pipelining", "Size\t5000", "auth login\tplain", "auth=Login"]))
+        #expect(caps.pipelining && caps.size && caps.sizeLimit == 5000)
+        #expect(caps.authMechanisms == ["LOGIN", "PLAIN"])
+        // Bytes that are not ASCII letters stay as they are: no keyword matches by accident.
+        let odd = SMTPCapabilities(ehloReply: SMTPReply(code: 250, lines: ["relay", "PİPELINING", "ſtarttls"]))
+        #expect(!odd.pipelining && !odd.startTLS)
+    }
+
     @Test func firstLineIsNotAKeywordAndSizeWithoutLimit() {
         let caps = SMTPCapabilities(ehloReply: SMTPReply(code: 250, lines: ["STARTTLS", "SIZE"]))
         #expect(!caps.startTLS)
