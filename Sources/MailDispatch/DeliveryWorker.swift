@@ -27,10 +27,19 @@ struct DeliveryWorker {
             var session = Session(worker: self)
             switch job {
             case .grouped(let key, let quota):
+                // One message ahead: its MAIL, RCPT… and DATA can go out behind this one's data.
+                var next = dispatcher.nextGrouped(key)
                 var sent = 0
-                while sent < quota, let (message, policy) = dispatcher.nextGrouped(key) {
-                    session.deliver(message, policy: policy, lane: key)
+                while let (message, policy) = next {
                     sent += 1
+                    next = sent < quota ? dispatcher.nextGrouped(key) : nil
+                    let ahead = next.flatMap { $0.1.relay == policy.relay ? $0.0 : nil }
+                    session.deliver(message, policy: policy, lane: key, ahead: ahead)
+                    if let reason = session.laneDeferred, let (taken, _) = next {
+                        // The relay is unreachable and the lane's mail was deferred: so is the one taken.
+                        session.deferAll([taken], relay: policy.relay, reason: reason)
+                        next = nil
+                    }
                 }
             case .immediate(let message, let policy):
                 session.deliver(message, policy: policy, lane: nil)
@@ -52,6 +61,8 @@ struct DeliveryWorker {
         var transactions = 0
         /// Set when the previous attempt's record is durable.
         var pendingRecord: Latch<Bool>?
+        /// Why the lane's mail was deferred, once its relay turned out unreachable.
+        var laneDeferred: String?
 
         init(worker: DeliveryWorker) {
             self.worker = worker
@@ -60,7 +71,10 @@ struct DeliveryWorker {
         var dispatcher: Dispatcher { worker.dispatcher }
         var logger: Logger { worker.dispatcher.logger }
 
-        mutating func deliver(_ message: ClaimedMessage, policy: RelayPolicy, lane: RelayKey?) {
+        /// Delivers `message`; `ahead` is the message this connection carries next, if any.
+        mutating func deliver(
+            _ message: ClaimedMessage, policy: RelayPolicy, lane: RelayKey?, ahead: ClaimedMessage? = nil
+        ) {
             let started = monotonicSeconds()
             let relay = policy.relay
             let recipients = message.recipients.map(\.address)
@@ -83,7 +97,10 @@ struct DeliveryWorker {
                         if !error.isPermanent {
                             // The relay is unreachable: every message waiting for it would fail the same way now.
                             dispatcher.relayFailed(relay, reason: error.reason)
-                            if let lane { deferLane(lane, relay: relay, reason: error.reason) }
+                            if let lane {
+                                deferAll(dispatcher.drainLane(lane), relay: relay, reason: error.reason)
+                                laneDeferred = error.reason
+                            }
                         }
                         return
                     }
@@ -93,16 +110,17 @@ struct DeliveryWorker {
                     guard let bytes = loadData(message) else { return }
                     data = bytes
                 }
-                let envelope = Envelope(
-                    sender: message.envelopeFrom, recipients: recipients, size: data!.count,
-                    needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
                 let reused = transactions > 0
-                let start = connection!.beginTransaction(envelope)
+                let start = connection!.beginTransaction(Self.envelope(message))
                 // The previous message's outcome is durable before this message's data goes out, so a crash
                 // can re-send at most the one message whose data is in flight.
                 waitForPendingRecord()
-                // An immediate job's connection carries this one message: QUIT goes with its data.
-                let result = start.finished ?? connection!.finishTransaction(start, data: data!, thenQuit: lane == nil)
+                // An immediate job's connection carries this one message: QUIT goes with its data. A grouped
+                // one's next message starts with it.
+                let result =
+                    start.finished
+                    ?? connection!.finishTransaction(
+                        start, data: data!, thenQuit: lane == nil, thenBegin: ahead.map(Self.envelope))
                 transactions += 1
                 // A reused connection that the relay closed (421, idle timeout) is retried once on a fresh one.
                 if reused && !retriedOnFreshConnection && !connection!.isUsable && !result.uncertain
@@ -115,6 +133,13 @@ struct DeliveryWorker {
                 record(message, result: result, started: started, journaled: lane != nil)
                 return
             }
+        }
+
+        /// The envelope of a claimed message: the same for its own transaction and when it is sent ahead.
+        static func envelope(_ message: ClaimedMessage) -> Envelope {
+            Envelope(
+                sender: message.envelopeFrom, recipients: message.recipients.map(\.address), size: message.size,
+                needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
         }
 
         private func options(_ relay: RelaySettings) -> SMTPClientOptions {
@@ -177,10 +202,10 @@ struct DeliveryWorker {
                 })
         }
 
-        /// Defers every message waiting for an unreachable relay, in small commits so enqueues are not held
-        /// up behind one long transaction.
-        private mutating func deferLane(_ lane: RelayKey, relay: RelaySettings, reason: String) {
-            let items = dispatcher.drainLane(lane).map { message in
+        /// Defers messages waiting for an unreachable relay (its whole lane), in small commits so enqueues
+        /// are not held up behind one long transaction.
+        mutating func deferAll(_ messages: [ClaimedMessage], relay: RelaySettings, reason: String) {
+            let items = messages.map { message in
                 (message, DeliveryResult.deferredAll(
                     relay: relay.endpoint, recipients: message.recipients.map(\.address), reason: reason))
             }

@@ -113,6 +113,27 @@ def test_grouped_mode_uses_one_session_and_immediate_one_per_message(daemons, re
     assert sorted(subjects(immediate_relay)) == sorted("i%d" % i for i in range(10))
 
 
+def test_grouped_session_sends_each_envelope_behind_the_previous_data(daemons, relays):
+    """With PIPELINING, a grouped connection sends the next message's MAIL, RCPT and DATA in the same write
+    as the current message's data; a refused final dot does not end the session or need an RSET."""
+    port = free_port()
+    d = daemons("[smtp]\nhost = \"127.0.0.1\"\nport = %d\ntimeout = 10\ngroup = true\n"
+                "[retry]\nmin_delay = 600\nmax_delay = 600\n" % port)
+    ids = [d.enqueue({"to": ["p%d@example.com" % i], "subject": "p%d" % i, "text": "t"}) for i in range(5)]
+    for i in ids:
+        d.wait_state(i, "deferred")  # the relay is down: all five wait, to go out in one session
+    relay = relays("--port", port, "--pipelining", "--data-replies", "250 OK;554 5.7.1 refused;451 4.3.0 later")
+    assert d.request({"op": "flush"})["count"] == 5
+    wait_until(lambda: sorted(d.show(i)["state"] for i in ids) == ["deferred", "failed", "sent", "sent", "sent"],
+               message="three sent, one failed, one deferred")
+    assert relay.sessions() == 1
+    assert len(relay.messages()) == 3
+    assert relay.commands("RSET") == []
+    assert len(relay.commands("MAIL")) == 5
+    refused = [d.show(i) for i in ids if d.show(i)["state"] != "sent"]
+    assert sorted(m["last_error"] for m in refused) == ["451 4.3.0 later", "554 5.7.1 refused"]
+
+
 def test_immediate_mode_sends_without_waiting_for_a_tick(daemons, relays):
     relay = relays()
     d = daemons(relay_config(relay, group=False))

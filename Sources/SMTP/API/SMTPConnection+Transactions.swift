@@ -21,14 +21,20 @@ extension SMTPConnection {
 
     /// Sends the message data, dot-stuffed on the wire (RFC 5321 §4.5.2), and the final dot; waits up
     /// to `finalReplyTimeout` for the reply. When that reply never comes the result is `uncertain`.
-    /// `thenQuit`: the session's last transaction; QUIT goes out with the final dot when the relay offers
-    /// PIPELINING, and the connection is then no longer usable (call `close()` to read QUIT's reply).
-    public func finishTransaction(_ start: TransactionStart, data: [UInt8], thenQuit: Bool = false) -> DeliveryResult {
+    /// When the relay offers PIPELINING, what comes next goes out in the same write as the final dot:
+    /// - `thenQuit`: this is the session's last transaction; QUIT follows, and the connection is then no
+    ///   longer usable (call `close()` to read QUIT's reply);
+    /// - `thenBegin`: the next message's envelope; its MAIL, RCPT… and DATA follow, and the next
+    ///   `beginTransaction` with that same envelope reads their replies instead of sending them again.
+    public func finishTransaction(
+        _ start: TransactionStart, data: [UInt8], thenQuit: Bool = false, thenBegin next: Envelope? = nil
+    ) -> DeliveryResult {
         if let finished = start.finished { return finished }
         pendingData = data
         defer { pendingData = nil }
         let action = drive(
-            machine.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: thenQuit))
+            machine.sendMessageData(
+                transaction: start.transactionID, recipients: start.recipients, thenQuit: thenQuit, thenBegin: next))
         switch action {
         case .transactionFinished(let outcome, _):
             log(outcome)

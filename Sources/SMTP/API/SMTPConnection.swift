@@ -114,8 +114,8 @@ public final class SMTPConnection {
                 action = awaitReply(wait)
             case .startTLS:
                 action = startTLS()
-            case .sendMessageData(let thenQuit):
-                action = sendMessageData(thenQuit: thenQuit)
+            case .sendMessageData(let commands):
+                action = sendMessageData(then: commands)
             case .sessionReady, .transactionReady, .transactionFinished(_, closeConnection: false):
                 return action
             case .sessionFailed, .transactionFinished(_, closeConnection: true), .close:
@@ -208,15 +208,15 @@ public final class SMTPConnection {
         }
     }
 
-    private func sendMessageData(thenQuit: Bool) -> SessionStateMachine.Action {
+    private func sendMessageData(then commands: [SMTPCommand]) -> SessionStateMachine.Action {
         guard let transport else { return machine.transportFailed(.io("connection already closed")) }
         let data = pendingData ?? []
         // RFC 5321 §4.5.2: dot-stuffed here, on the wire; one write for the whole message.
         var wire = DotStuffing.encode(data)
         record("C: <\(data.count) bytes of message data>")
-        if thenQuit {
-            wire += SMTPCommand.quit.wire
-            record(SMTPCommand.quit.transcriptLine)
+        for command in commands {
+            wire += command.wire
+            record(command.transcriptLine)
         }
         do {
             try transport.write(wire, stallTimeout: Double(options.relay.timeout), deadline: options.deadline)

@@ -4,6 +4,13 @@ import MailCore
 extension SessionStateMachine {
     /// Starts a transaction, or ends it at once when this relay cannot take the message.
     mutating func beginTransaction(_ envelope: Envelope) -> Action {
+        if let pickup = awaitingPickup, case .transaction(let progress) = state, progress.id == pickup,
+            progress.envelope == envelope
+        {
+            // Its commands went out behind the previous message's data: only the replies are left.
+            awaitingPickup = nil
+            return .awaitReply(.command)
+        }
         guard case .ready = state else {
             let reason = closedReason.map { "connection is not usable: \($0)" } ?? "another transaction is in progress"
             let result = DeliveryResult.deferredAll(
@@ -22,10 +29,13 @@ extension SessionStateMachine {
         return .send(commands, .command)
     }
 
-    /// The caller has the data for the transaction that got 354. `thenQuit`: this is the session's last
-    /// transaction; with PIPELINING, QUIT goes out in the same write as the final dot, which saves the
-    /// relay and us a round trip per connection.
-    mutating func sendMessageData(transaction id: Int, recipients: [String], thenQuit: Bool = false) -> Action {
+    /// The caller has the data for the transaction that got 354. With PIPELINING, what follows goes out in
+    /// the same write as the final dot, which saves the relay and us a round trip: QUIT when `thenQuit`
+    /// (the session's last transaction), or `next`'s MAIL, RCPT… and DATA (the caller then starts `next`
+    /// with `beginTransaction` as usual, after this one's outcome).
+    mutating func sendMessageData(
+        transaction id: Int, recipients: [String], thenQuit: Bool = false, thenBegin next: Envelope? = nil
+    ) -> Action {
         guard case .messageData(let progress) = state, progress.id == id else {
             let result = DeliveryResult.deferredAll(
                 relay: configuration.relay, recipients: recipients, reason: "no transaction is waiting for this data")
@@ -33,8 +43,20 @@ extension SessionStateMachine {
                 TransactionStart(transactionID: id, recipients: recipients, finished: result), closeConnection: false)
         }
         state = .sendingData(progress)
-        quitQueued = thenQuit && capabilities.pipelining
-        return .sendMessageData(thenQuit: quitQueued)
+        guard capabilities.pipelining else { return .sendMessageData(then: []) }
+        if thenQuit {
+            quitQueued = true
+            return .sendMessageData(then: [.quit])
+        }
+        if let next, refusal(of: next) == nil {
+            transactionCount += 1
+            var ahead = TransactionProgress(
+                id: transactionCount, envelope: next, pipelined: true, mailParameters: mailParameters(for: next))
+            let commands = ahead.firstCommands()
+            sentAhead = ahead
+            return .sendMessageData(then: commands)
+        }
+        return .sendMessageData(then: [])
     }
 
     /// The data and the final dot are written.
@@ -72,12 +94,21 @@ extension SessionStateMachine {
             progress.recordDotReply(reply)
             let outcome = progress.finished(relay: configuration.relay, failure: nil, uncertain: false)
             if reply.code == 421 {
+                sentAhead = nil
                 state = .closed(reason: reply.description)
                 return .transactionFinished(outcome, closeConnection: true)
             }
             if quitQueued {
                 // No RSET after a failure either: the session is over, `quit()` reads QUIT's reply.
                 state = .quitting
+                return .transactionFinished(outcome, closeConnection: false)
+            }
+            if let ahead = sentAhead {
+                // The next transaction's commands follow the dot; a failed transaction needs no RSET
+                // before them (RFC 5321 §4.1.1.4: the reply to the dot ends it either way).
+                sentAhead = nil
+                awaitingPickup = ahead.id
+                state = .transaction(ahead)
                 return .transactionFinished(outcome, closeConnection: false)
             }
             if progress.completed {

@@ -12,6 +12,7 @@ import MailCore
 ///     ehlo/helo ─▶ auth (PLAIN, else LOGIN) ─▶ ready
 ///     ready ─▶ transaction (MAIL, RCPT…, DATA) ─▶ messageData (354) ─▶ sendingData ─▶ dotReply
 ///     dotReply ─(2xx)─▶ ready;   transaction/dotReply ─(failed)─▶ resetting (RSET) ─▶ ready
+///     dotReply ─(any reply, the next MAIL… sent behind the dot)─▶ transaction (the next one's)
 ///     ready ─▶ quitting (QUIT) ─▶ closed;   dotReply ─(QUIT went out behind the dot)─▶ quitting
 ///     any ─(421, lost connection, timeout, nonsense)─▶ closed
 struct SessionStateMachine {
@@ -52,9 +53,10 @@ struct SessionStateMachine {
         case awaitReply(ReplyWait)
         /// Discard anything received so far, run the TLS handshake, report `tlsEstablished()`.
         case startTLS
-        /// Write the dot-stuffed message data and the final dot (and QUIT right after them, in the same
-        /// write, when `thenQuit`), report `messageDataSent()`.
-        case sendMessageData(thenQuit: Bool)
+        /// Write the dot-stuffed message data, the final dot and these commands in one write (QUIT, or
+        /// the next transaction's MAIL, RCPT… and DATA; RFC 2920 §3.1 lets message content start a group),
+        /// report `messageDataSent()`.
+        case sendMessageData(then: [SMTPCommand])
         /// `open` is done.
         case sessionReady
         /// `open` failed; close the connection.
@@ -111,6 +113,11 @@ struct SessionStateMachine {
     /// QUIT went out right behind the final dot (RFC 2920 allows it as the last command of a group):
     /// the dot's reply ends the session and the next reply is QUIT's.
     var quitQueued = false
+    /// The next transaction, whose MAIL, RCPT… and DATA went out right behind the final dot; it becomes
+    /// the current one when the dot's reply came.
+    var sentAhead: TransactionProgress?
+    /// That transaction, after the dot's reply, until `beginTransaction` picks it up with its envelope.
+    var awaitingPickup: Int?
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -207,6 +214,9 @@ struct SessionStateMachine {
     /// Ends the session with `reason`, and tells the caller what that means where it stands.
     mutating func fail(_ reason: String, reply: SMTPReply? = nil) -> Action {
         let previous = state
+        // A transaction sent ahead is lost with the connection: `beginTransaction` reports it unusable.
+        sentAhead = nil
+        awaitingPickup = nil
         if case .closed = previous { return .close }
         state = .closed(reason: reason)
         switch previous {

@@ -11,7 +11,7 @@ struct TransactionMachineTests {
     private func finish(_ m: inout SessionStateMachine, _ start: TransactionStart, dot: SMTPReply)
         -> SessionStateMachine.Action
     {
-        #expect(m.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(thenQuit: false))
+        #expect(m.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(then: []))
         #expect(m.state.isSendingData)
         #expect(m.messageDataSent() == .awaitReply(.finalDot))
         return m.replyReceived(dot)
@@ -74,7 +74,7 @@ struct TransactionMachineTests {
                 return
             }
             let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
-            #expect(send == .sendMessageData(thenQuit: true))
+            #expect(send == .sendMessageData(then: [.quit]))
             #expect(m.messageDataSent() == .awaitReply(.finalDot))
             // The dot's reply ends the transaction, with no RSET after a failure: QUIT is already out.
             let done = m.replyReceived(dot)
@@ -96,11 +96,91 @@ struct TransactionMachineTests {
             return
         }
         let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
-        #expect(send == .sendMessageData(thenQuit: false))
+        #expect(send == .sendMessageData(then: []))
         _ = m.messageDataSent()
         #expect(F.closes(m.replyReceived(F.reply(250, "ok"))) == false)
         #expect(m.state == .ready)
         #expect(m.quit() == .send([.quit], .quit))
+    }
+
+    /// Runs a pipelined transaction to 354 and sends its data with `next` behind it; returns the action.
+    private func sendAhead(_ m: inout SessionStateMachine, _ next: Envelope) -> SessionStateMachine.Action? {
+        _ = m.beginTransaction(F.envelope("a@example.com"))
+        _ = m.replyReceived(F.reply(250))
+        _ = m.replyReceived(F.reply(250))
+        guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
+            Issue.record("DATA not accepted")
+            return nil
+        }
+        return m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenBegin: next)
+    }
+
+    private func commandLines(_ action: SessionStateMachine.Action?) -> [String] {
+        guard case .sendMessageData(let commands)? = action else { return [] }
+        return commands.map(\.line)
+    }
+
+    @Test func theNextMessagesEnvelopeGoesOutBehindTheDataAndIsPickedUpByItsBegin() {
+        let next = F.envelope("b@example.com", "c@example.com")
+        for (dot, disposition) in [
+            (F.reply(250, "ok"), RecipientDisposition.delivered("250 ok")),
+            (F.reply(554, "rejected"), RecipientDisposition.failed("554 rejected")),
+        ] {
+            var m = F.ready("PIPELINING")
+            let send = sendAhead(&m, next)
+            #expect(commandLines(send) == ["MAIL FROM:<from@example.com>", "RCPT TO:<b@example.com>", "RCPT TO:<c@example.com>", "DATA"])
+            #expect(m.messageDataSent() == .awaitReply(.finalDot))
+            // The dot's reply ends this transaction (no RSET after a failure: the next one is under way).
+            let done = m.replyReceived(dot)
+            #expect(F.closes(done) == false)
+            #expect(F.dispositions(done) == [disposition])
+            #expect(m.isUsable)
+            // A begin with another envelope cannot take the transaction sent ahead.
+            #expect(F.result(m.beginTransaction(F.envelope("x@example.com")))?.error == "another transaction is in progress")
+            #expect(m.beginTransaction(next) == .awaitReply(.command))
+            #expect(m.replyReceived(F.reply(250)) == .awaitReply(.command))
+            #expect(m.replyReceived(F.reply(250)) == .awaitReply(.command))
+            #expect(m.replyReceived(F.reply(550, "5.1.1 unknown")) == .awaitReply(.command))
+            guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
+                Issue.record("the next transaction did not reach its data")
+                return
+            }
+            #expect(start.recipients == ["b@example.com", "c@example.com"])
+            #expect(start.recipientReplies.map { $0?.code } == [250, 550])
+        }
+    }
+
+    @Test func aTransactionSentAheadIsLostWithTheConnectionAndReportedAsSuch() {
+        var m = F.ready("PIPELINING")
+        let next = F.envelope("b@example.com")
+        _ = sendAhead(&m, next)
+        _ = m.messageDataSent()
+        let done = m.replyReceived(F.reply(421, "4.3.2 shutting down"))
+        #expect(F.closes(done) == true)
+        let begin = m.beginTransaction(next)
+        #expect(F.result(begin)?.error == "connection is not usable: 421 4.3.2 shutting down")
+        #expect(F.dispositions(begin) == [.deferred("connection is not usable: 421 4.3.2 shutting down")])
+
+        var lost = F.ready("PIPELINING")
+        _ = sendAhead(&lost, next)
+        _ = lost.messageDataSent()
+        #expect(F.result(lost.transportFailed(.closed(midReply: false)))?.uncertain == true)
+        #expect(F.result(lost.beginTransaction(next))?.error?.hasPrefix("connection is not usable") == true)
+    }
+
+    @Test func nothingGoesAheadWithoutPipeliningOrForAMessageTheRelayCannotTake() {
+        var plain = F.ready()
+        #expect(commandLines(sendAhead(&plain, F.envelope("b@example.com"))).isEmpty)
+        _ = plain.messageDataSent()
+        _ = plain.replyReceived(F.reply(250))
+        #expect(plain.state == .ready)
+        #expect(F.sentLines(plain.beginTransaction(F.envelope("b@example.com"))) == ["MAIL FROM:<from@example.com>"])
+
+        var limited = F.ready("PIPELINING", "SIZE 1000")
+        #expect(commandLines(sendAhead(&limited, F.envelope("b@example.com", size: 5000))).isEmpty)
+        _ = limited.messageDataSent()
+        _ = limited.replyReceived(F.reply(250))
+        #expect(limited.state == .ready)
     }
 
     @Test func refusedMailSendsNoRecipientsThenRSET() {
@@ -380,7 +460,7 @@ struct TransactionMachineTests {
         let stale = m.sendMessageData(transaction: start.transactionID + 1, recipients: ["a@example.com"])
         #expect(F.result(stale)?.error == "no transaction is waiting for this data")
         #expect(m.state.isMessageData)
-        #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData(thenQuit: false))
+        #expect(m.beginTransaction(F.envelope("b@example.com")) != .sendMessageData(then: []))
     }
 
     @Test func transactionOfAnotherSessionCannotSendData() {
@@ -409,7 +489,7 @@ struct TransactionMachineTests {
             F.result(other.sendMessageData(transaction: start.transactionID, recipients: start.recipients))?.error
                 == "no transaction is waiting for this data")
         #expect(
-            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(thenQuit: false))
+            mine.sendMessageData(transaction: start.transactionID, recipients: start.recipients) == .sendMessageData(then: []))
     }
 
     @Test func quitDuringDataOnlyCloses() {
