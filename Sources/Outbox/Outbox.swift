@@ -42,10 +42,9 @@ public final class Outbox: Sendable {
         try Schema.migrate(writeDB, now: now.milliseconds)
         writeDB.watchWAL()
         let writeStore = OutboxStore(db: writeDB)
-        journal = try DeliveryJournal(path: DeliveryJournal.path(for: path))
-        let leftover = try DeliveryJournal.replay(path: DeliveryJournal.path(for: path), into: writeStore, policy: policy)
-        if leftover > 0 {
-            logger.notice("journal applied", metadata: ["event": "journal_replayed", "count": "\(leftover)"])
+        journal = try DeliveryJournal(outboxPath: path, replayInto: writeStore, policy: policy)
+        if journal.replayed > 0 {
+            logger.notice("journal applied", metadata: ["event": "journal_replayed", "count": "\(journal.replayed)"])
         }
         try writeDB.execute("BEGIN IMMEDIATE")
         let recovered = try writeStore.recoverInterrupted(now: now)
@@ -67,10 +66,11 @@ public final class Outbox: Sendable {
 
     /// Stops the threads after the work already queued, and checkpoints the WAL.
     public func close() {
-        // Journal first: its last entries hand their outcomes to the writer, which then drains. Entries
-        // whose removal comes too late stay in the journal and are skipped at the next start.
+        // Journal first: its last entries hand their outcomes to the writer, which then drains; then the
+        // journal empties what the writer applied, so a clean stop leaves nothing to replay.
         journal.close()
         writer.close()
+        journal.finish()
         reader.close()
         checkpointer.close()
     }
@@ -136,9 +136,13 @@ public final class Outbox: Sendable {
         let journal = self.journal
         journal.append(entries) { appended in
             switch appended {
-            case .failure(let error):
-                durable(.failure(error))
-                applied(.failure(error))
+            case .failure:
+                // The journal cannot take them (a full disk, an I/O error): the outbox's own commit makes
+                // them durable instead, later.
+                apply { result in
+                    durable(result.map { _ in () })
+                    applied(result)
+                }
             case .success(let seqs):
                 durable(.success(()))
                 apply { result in

@@ -9,7 +9,8 @@ struct JournalEntry: Sendable {
     var result: DeliveryResult
 }
 
-/// The delivery journal's SQL, run on the journal database's own connection (see `DeliveryJournal`).
+/// The SQL of the delivery journal as maild kept it before 2026-12 (an SQLite database, read once at
+/// start-up by `DeliveryJournal` when an older version left one).
 extension OutboxStore {
     static let journalSchema = """
         CREATE TABLE IF NOT EXISTS outcomes (
@@ -20,27 +21,6 @@ extension OutboxStore {
             result TEXT NOT NULL
         );
         """
-
-    func journalAppend(_ entries: [JournalEntry]) throws(SQLiteError) -> [Int64] {
-        let insert = try db.statement(
-            "INSERT INTO outcomes (message, attempts_before, at, result) VALUES (?, ?, ?, ?)")
-        var seqs: [Int64] = []
-        for entry in entries {
-            insert.reset()
-            try insert.bind(1, entry.message).bind(2, entry.attemptsBefore).bind(3, entry.at.milliseconds)
-                .bind(4, String(decoding: JournalCoding.encode(entry.result), as: UTF8.self)).run()
-            seqs.append(db.lastInsertRowID)
-        }
-        return seqs
-    }
-
-    func journalRemove(_ seqs: [Int64]) throws(SQLiteError) {
-        let delete = try db.statement("DELETE FROM outcomes WHERE seq = ?")
-        for seq in seqs {
-            delete.reset()
-            try delete.bind(1, seq).run()
-        }
-    }
 
     /// Every entry not yet removed, oldest first.
     func journalEntries() throws(SQLiteError) -> [(seq: Int64, entry: JournalEntry)] {

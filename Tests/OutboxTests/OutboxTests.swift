@@ -290,40 +290,121 @@ final class OutboxFixture: @unchecked Sendable {
 }
 
 @Suite struct DeliveryJournalTests {
-    @Test func outcomesLeftInTheJournalByACrashAreAppliedOnceAtStart() async throws {
+    /// An outbox with one claimed message (two recipients), closed as a crash would leave it.
+    private func claimedOutbox() async throws -> (directory: String, path: String, claim: ClaimedMessage) {
         let directory = NSTemporaryDirectory() + "maild-journal-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/outbox.db"
         let fixture = try OutboxFixture()
-        var claim: ClaimedMessage
-        do {
-            let outbox = try Outbox(path: path, logger: Logger(label: "test"))
-            _ = try await outbox.enqueue(fixture.message(recipients: ["a@x.com", "b@y.com"]))
-            claim = try #require(try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60).first)
-            outbox.close()
-        }
-        // The relay accepted the message and the outcome reached the journal; then the daemon died.
-        let journal = try DeliveryJournal(path: DeliveryJournal.path(for: path))
-        let entry = JournalEntry(
+        let outbox = try Outbox(path: path, logger: Logger(label: "test"))
+        _ = try await outbox.enqueue(fixture.message(recipients: ["a@x.com", "b@y.com"]))
+        let claim = try #require(try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60).first)
+        outbox.close()
+        return (directory, path, claim)
+    }
+
+    private func entry(_ claim: ClaimedMessage) -> JournalEntry {
+        JournalEntry(
             message: claim.id, attemptsBefore: claim.attempts, at: Timestamp(seconds: 1_800_000_000),
             result: DeliveryResult(
                 relay: "relay.test:25", recipients: [("a@x.com", .delivered("250 2.0.0 ok")), ("b@y.com", .failed("550 5.1.1 no"))]))
-        let done = Latch<Bool>()
-        journal.append([entry, entry]) { _ in done.set(true) }  // twice: applying again must change nothing
-        _ = done.wait()
-        journal.close()
+    }
 
-        for _ in 0..<2 {
-            let reopened = try Outbox(path: path, logger: Logger(label: "test"))
-            let detail = try #require(try await reopened.detail(id: claim.id))
-            #expect(detail.summary.state == .failed)
-            #expect(detail.recipients.map(\.state) == [.delivered, .failed])
-            #expect(detail.attempts.count == 1 && detail.attempts[0].relay == "relay.test:25")
-            let counts = try await reopened.counts()
-            #expect(counts[.failed] == 1 && counts[.sending] == 0)
-            reopened.close()
+    private func expectApplied(_ path: String, _ claim: ClaimedMessage) async throws {
+        let reopened = try Outbox(path: path, logger: Logger(label: "test"))
+        defer { reopened.close() }
+        let detail = try #require(try await reopened.detail(id: claim.id))
+        #expect(detail.summary.state == .failed)
+        #expect(detail.recipients.map(\.state) == [.delivered, .failed])
+        #expect(detail.attempts.count == 1 && detail.attempts[0].relay == "relay.test:25")
+        let counts = try await reopened.counts()
+        #expect(counts[.failed] == 1 && counts[.sending] == 0)
+    }
+
+    private func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? -1
+    }
+
+    @Test func outcomesLeftInTheJournalByACrashAreAppliedOnceAtStart() async throws {
+        let (directory, path, claim) = try await claimedOutbox()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The relay accepted the message and the outcome reached the journal; then the daemon died while
+        // writing the next record (a torn tail).
+        var bytes: [UInt8] = []
+        for seq in [Int64(1), 2] { JournalFile.encode(seq: seq, entry(claim), into: &bytes) }  // twice: again changes nothing
+        let file = try JournalFile(path: DeliveryJournal.paths(for: path)[1])
+        try file.append(bytes, seqs: 1...2)
+        var torn: [UInt8] = []
+        JournalFile.encode(seq: 3, entry(claim), into: &torn)
+        try file.append(Array(torn.prefix(torn.count - 5)), seqs: 3...3)
+
+        for _ in 0..<2 { try await expectApplied(path, claim) }
+        #expect(DeliveryJournal.paths(for: path).map(size) == [0, 0])
+    }
+
+    @Test func aJournalLeftByAnOlderVersionIsAppliedAndRemoved() async throws {
+        let (directory, path, claim) = try await claimedOutbox()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let legacy = DeliveryJournal.legacyPath(for: path)
+        do {
+            let db = try Database(path: legacy)
+            try db.execute(OutboxStore.journalSchema)
+            try db.statement("INSERT INTO outcomes (message, attempts_before, at, result) VALUES (?, ?, ?, ?)")
+                .bind(1, claim.id).bind(2, claim.attempts).bind(3, Int64(1_800_000_000_000))
+                .bind(4, String(decoding: JournalCoding.encode(entry(claim).result), as: UTF8.self)).run()
         }
+        try await expectApplied(path, claim)
+        #expect(!FileManager.default.fileExists(atPath: legacy))
+    }
+
+    @Test func aCleanStopLeavesNothingToReplay() async throws {
+        let (directory, path, claim) = try await claimedOutbox()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let outbox = try Outbox(path: path, logger: Logger(label: "test"))
+            _ = try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60)  // due again after the "crash" above
+            let reclaimed = try #require(try await outbox.detail(id: claim.id))
+            #expect(reclaimed.summary.state == .sending)
+            let applied = Latch<Bool>()
+            outbox.record(
+                [(claim: claim, result: entry(claim).result)], policy: RetryPolicy(), jitter: { 1 },
+                durable: { _ in }, applied: { _ in applied.set(true) })
+            _ = applied.wait()
+            outbox.close()
+        }
+        #expect(DeliveryJournal.paths(for: path).map(size) == [0, 0])
+        try await expectApplied(path, claim)
+    }
+
+    /// Past `rotateBytes` appends move to the other file once it is empty, and a file is emptied once all
+    /// of its records are applied (the current one only past `truncateCurrentBytes`).
+    @Test func filesRotateAndEmptyOnceApplied() throws {
+        let directory = NSTemporaryDirectory() + "maild-journal-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = DeliveryJournal.paths(for: directory + "/outbox.db")
+        let state = DeliveryJournal.State(files: try paths.map { try JournalFile(path: $0) }, nextSeq: 1)
+        let one = JournalEntry(
+            message: 1, attemptsBefore: 0, at: Timestamp(seconds: 0),
+            result: DeliveryResult(relay: "r:25", recipients: [("a@x", .delivered("250 ok"))]))
+        func append(_ count: Int) -> [Int64] {
+            let seqs = Locked<[Int64]>([])
+            state.append([DeliveryJournal.Append(entries: Array(repeating: one, count: count)) { result in
+                seqs.withLock { $0 = (try? result.get()) ?? [] }
+            }])
+            return seqs.current
+        }
+        var big: [Int64] = []
+        while size(paths[0]) < DeliveryJournal.rotateBytes { big += append(2000) }
+        #expect(big == Array(1...Int64(big.count)))
+        let small = append(3)
+        #expect(small.first == Int64(big.count + 1) && size(paths[1]) > 0)
+        state.markApplied(big)
+        #expect(size(paths[0]) == 0)
+        state.markApplied(small)
+        #expect(size(paths[1]) > 0)  // the current file, still small: left for later
+        let reread = try JournalFile(path: paths[1]).readAll()
+        #expect(reread.map(\.seq) == small)
     }
 
     @Test func journalCodingRoundTrips() {
