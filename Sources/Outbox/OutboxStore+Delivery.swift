@@ -105,13 +105,26 @@ extension OutboxStore {
         id: Int64, result: DeliveryResult, policy: RetryPolicy, now: Timestamp, jitter: Double,
         attemptsBefore: Int? = nil
     ) throws(SQLiteError) -> MessageVerdict? {
-        let message = try db.statement("SELECT age_from, attempts, state FROM messages WHERE id = ?")
-        message.bind(1, id)
-        guard
-            let (ageFrom, previous, current) = try message.first({
-                (Timestamp(milliseconds: $0.int64(0)), $0.int(1), $0.string(2) ?? "")
-            })
-        else { return nil }
+        // The message and its recipients in one read; the recipients' new states are worked out here, as
+        // the UPDATE below sets them, instead of read back after it.
+        let select = try db.statement(
+            """
+            SELECT m.age_from, m.attempts, m.state, r.address, r.state
+            FROM messages m LEFT JOIN recipients r ON r.message = m.id
+            WHERE m.id = ?
+            ORDER BY r.position
+            """)
+        select.bind(1, id)
+        guard try select.step() else { return nil }
+        let ageFrom = Timestamp(milliseconds: select.int64(0))
+        let previous = select.int(1)
+        let current = select.string(2) ?? ""
+        var recipients: [(address: String, state: RecipientState)] = []
+        repeat {
+            guard !select.isNull(3) else { break }
+            recipients.append((select.string(3) ?? "", RecipientState(rawValue: select.string(4) ?? "") ?? .pending))
+        } while try select.step()
+        select.reset()
         if let attemptsBefore, current != MessageState.sending.rawValue || previous != attemptsBefore { return nil }
         let attempt = previous + 1
 
@@ -125,10 +138,12 @@ extension OutboxStore {
         // The attempt went to every pending recipient. When they all got the same answer (the common case:
         // one recipient, or a connection that failed as a whole) one statement updates them all.
         let first = result.recipients.first?.disposition
+        let isPending = { (state: RecipientState) in state == .pending || state == .deferred }
         if let first, result.recipients.allSatisfy({ $0.disposition == first }) {
             try db.statement(
                 "UPDATE recipients SET state = ?1, reply = ?2 WHERE message = ?3 AND state IN ('pending', 'deferred')"
             ).bind(1, state(first).rawValue).bind(2, first.reply).bind(3, id).run()
+            for i in recipients.indices where isPending(recipients[i].state) { recipients[i].state = state(first) }
         } else {
             let update = try db.statement(
                 """
@@ -139,17 +154,12 @@ extension OutboxStore {
                 update.reset()
                 try update.bind(1, state(disposition).rawValue).bind(2, disposition.reply).bind(3, id)
                     .bind(4, address).run()
+                for i in recipients.indices where recipients[i].address == address && isPending(recipients[i].state) {
+                    recipients[i].state = state(disposition)
+                }
             }
         }
-        var states: [RecipientState] = []
-        if case .deferred? = first, result.recipients.allSatisfy({ $0.disposition == first }) {
-            // Something is still pending, whatever the others' states: the verdict needs no more.
-            states = [.deferred]
-        } else {
-            let select = try db.statement("SELECT state FROM recipients WHERE message = ?")
-            select.bind(1, id)
-            while try select.step() { states.append(RecipientState(rawValue: select.string(0) ?? "") ?? .pending) }
-        }
+        let states = recipients.map(\.state)
 
         moved(from: .sending, to: nil)
         let verdict = MessageVerdict.decide(
