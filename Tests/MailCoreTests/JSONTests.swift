@@ -27,6 +27,8 @@ import Testing
         (#""\ud800""#, "unpaired surrogate"),
         (#""a\x""#, "invalid escape"),
         ("\"a\u{01}\"", "control character in string"),
+        ("\"a\\nb\u{01}\"", "control character in string"),
+        ("\"a\\nbc", "unterminated string"),
         (#"{"a": 1, "a": 2}"#, "duplicate member \"a\""),
         ("tru", "unexpected"),
         ("1.", "invalid number"),
@@ -48,6 +50,18 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
         let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
         #expect(throws: Never.self) { try JSONParser.parse(ok) }
+    }
+
+    /// Strings with escapes take the slow path, which copies the runs between escapes whole.
+    @Test func stringsWithEscapesRoundTrip() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "bcd", "\"", "\\", "\n", "\r\n", "\t", "\u{01}", "ç", "ção", "😀", "/", " "]
+        for _ in 0..<300 {
+            let text = (0..<Int.random(in: 0...30, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
+                .joined()
+            let value: JSONValue = ["t": .string(text), "n": 1]
+            #expect(try JSONParser.parse(value.jsonText) == value, "\(text.debugDescription)")
+        }
     }
 
     @Test func serializesControlCharactersEscaped() throws {

@@ -199,6 +199,15 @@ public struct JSONParser {
         guard index < bytes.count else { throw fail("unterminated string") }
         var scratch = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
+            // Runs between escapes are copied whole: a text body is mostly such runs between its "\n"s.
+            let run = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                index += 1
+            }
+            if index > run { scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index])) }
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
@@ -225,9 +234,7 @@ public struct JSONParser {
                 default: throw fail("invalid escape")
                 }
             default:
-                if byte < 0x20 { throw fail("control character in string") }
-                scratch.append(byte)
-                index += 1
+                throw fail("control character in string")
             }
         }
         throw fail("unterminated string")
