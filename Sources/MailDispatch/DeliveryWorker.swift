@@ -63,6 +63,8 @@ struct DeliveryWorker {
         var pendingRecord: Latch<Bool>?
         /// Why the lane's mail was deferred, once its relay turned out unreachable.
         var laneDeferred: String?
+        /// The next message's bytes, read with the current one's.
+        var prefetched: (id: Int64, data: [UInt8])?
 
         init(worker: DeliveryWorker) {
             self.worker = worker
@@ -107,7 +109,7 @@ struct DeliveryWorker {
                 }
                 // Read only once the relay is there to take it: a dead relay costs no reads.
                 if data == nil {
-                    guard let bytes = loadData(message) else { return }
+                    guard let bytes = loadData(message, ahead: ahead) else { return }
                     data = bytes
                 }
                 let reused = transactions > 0
@@ -146,9 +148,19 @@ struct DeliveryWorker {
             SMTPClientOptions(relay: relay, heloName: dispatcher.configuration.current.daemon.heloName)
         }
 
-        private func loadData(_ message: ClaimedMessage) -> [UInt8]? {
+        /// The message's bytes; with `ahead`, that message's too, in the same read (kept for its turn).
+        private mutating func loadData(_ message: ClaimedMessage, ahead: ClaimedMessage?) -> [UInt8]? {
             do {
-                if let data = try worker.reader?.data(id: message.id) { return data }
+                if let prefetched, prefetched.id == message.id {
+                    self.prefetched = nil
+                    return prefetched.data
+                }
+                prefetched = nil
+                let ids = [message.id] + (ahead.map { [$0.id] } ?? [])
+                if let found = try worker.reader?.data(ids: ids) {
+                    if ids.count > 1, let next = found[1] { prefetched = (ids[1], next) }
+                    if let data = found[0] { return data }
+                }
                 logger.warning("message data missing", metadata: ["event": "data_missing", "id": "\(message.id)"])
             } catch {
                 logger.error("cannot read message", metadata: ["event": "read_failed", "id": "\(message.id)", "error": "\(error)"])

@@ -79,6 +79,18 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await f.outbox.counts()[.queued] == 1)
     }
 
+    @Test func aReaderReadsSeveralMessagesInOneGo() async throws {
+        let f = try OutboxFixture()
+        let first = try await f.outbox.enqueue(f.message(1)).id
+        let second = try await f.outbox.enqueue(f.message(2)).id
+        let reader = try f.outbox.makeDataReader()
+        let found = try reader.data(ids: [second, 999, first])
+        #expect(found == [Array("Subject: 2\r\n\r\nbody\r\n".utf8), nil, Array("Subject: 1\r\n\r\nbody\r\n".utf8)])
+        // The read transaction ended: the writer's later commits are seen, and a checkpoint is not held up.
+        let third = try await f.outbox.enqueue(f.message(3)).id
+        #expect(try reader.data(ids: [third, first]).first == Array("Subject: 3\r\n\r\nbody\r\n".utf8))
+    }
+
     @Test func idempotencyKeyReturnsTheFirstMessagePerCompany() async throws {
         let f = try OutboxFixture()
         let first = try await f.outbox.enqueue(f.message(1, company: "acme", key: "k"))
