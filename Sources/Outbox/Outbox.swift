@@ -16,6 +16,7 @@ public final class Outbox: Sendable {
     private let checkpointer: Checkpointer
     private let journal: DeliveryJournal
     private let clock: any WallClock
+    private let logger: Logger
 
     /// Opens (creating and migrating) the outbox at `path`, takes its lock, applies the delivery outcomes
     /// an earlier crash left in the journal (deciding retries with `policy`), and puts back in the queue
@@ -25,6 +26,7 @@ public final class Outbox: Sendable {
     ) throws {
         self.path = path
         self.clock = clock
+        self.logger = logger
         lock = try LockFile(path: path + ".lock")
         let writeDB = try Database(path: path)
         writeDB.setBusyTimeout(milliseconds: 5000)
@@ -134,11 +136,15 @@ public final class Outbox: Sendable {
             return
         }
         let journal = self.journal
+        let logger = self.logger
         journal.append(entries) { appended in
             switch appended {
-            case .failure:
+            case .failure(let error):
                 // The journal cannot take them (a full disk, an I/O error): the outbox's own commit makes
                 // them durable instead, later.
+                logger.warning(
+                    "delivery journal failed; outcomes go to the outbox directly",
+                    metadata: ["event": "journal_failed", "error": "\(error)"])
                 apply { result in
                     durable(result.map { _ in () })
                     applied(result)
