@@ -88,36 +88,34 @@ enum AddressResolver {
     /// The address of an IPv4 or IPv6 literal, built directly (getaddrinfo and getnameinfo for it took
     /// 5 % of an immediate delivery); nil for anything else.
     static func literal(_ name: String, port: Int) -> ResolvedAddress? {
-        var storage = sockaddr_storage()
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let bigEndianPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
-        var v4 = in_addr()
-        if inet_pton(AF_INET, name, &v4) == 1 {
-            withUnsafeMutableBytes(of: &storage) { raw in
-                let sin = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
-                sin.pointee.sin_family = sa_family_t(AF_INET)
-                sin.pointee.sin_port = bigEndianPort
-                sin.pointee.sin_addr = v4
-            }
-            inet_ntop(AF_INET, &v4, &text, socklen_t(text.count))
-            return ResolvedAddress(
-                family: AF_INET, storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size),
-                description: "\(String(cString: text)):\(port)")
+        let networkPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        v4.sin_port = networkPort
+        if inet_pton(AF_INET, name, &v4.sin_addr) == 1 {
+            return resolved(v4, family: AF_INET, description: "\(text(AF_INET, &v4.sin_addr)):\(port)")
         }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, name, &v6) == 1 {
-            withUnsafeMutableBytes(of: &storage) { raw in
-                let sin6 = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
-                sin6.pointee.sin6_family = sa_family_t(AF_INET6)
-                sin6.pointee.sin6_port = bigEndianPort
-                sin6.pointee.sin6_addr = v6
-            }
-            inet_ntop(AF_INET6, &v6, &text, socklen_t(text.count))
-            return ResolvedAddress(
-                family: AF_INET6, storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size),
-                description: "[\(String(cString: text))]:\(port)")
+        var v6 = sockaddr_in6()
+        v6.sin6_family = sa_family_t(AF_INET6)
+        v6.sin6_port = networkPort
+        if inet_pton(AF_INET6, name, &v6.sin6_addr) == 1 {
+            return resolved(v6, family: AF_INET6, description: "[\(text(AF_INET6, &v6.sin6_addr))]:\(port)")
         }
         return nil
+    }
+
+    private static func resolved<Address>(_ address: Address, family: Int32, description: String) -> ResolvedAddress {
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { target in withUnsafeBytes(of: address) { target.copyMemory(from: $0) } }
+        return ResolvedAddress(
+            family: family, storage: storage, length: socklen_t(MemoryLayout<Address>.size), description: description)
+    }
+
+    /// An address in its numeric form (inet_ntop), e.g. `::1` for `0:0:0:0:0:0:0:1`.
+    private static func text(_ family: Int32, _ address: UnsafeRawPointer) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(family, address, &buffer, socklen_t(buffer.count)) != nil else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func numericHost(_ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> String {

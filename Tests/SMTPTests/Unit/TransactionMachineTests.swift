@@ -60,19 +60,25 @@ struct TransactionMachineTests {
             ])
     }
 
+    /// Runs a one-recipient transaction to 354 (each command answered in turn).
+    private func toData(_ m: inout SessionStateMachine) -> TransactionStart? {
+        _ = m.beginTransaction(F.envelope("a@example.com"))
+        _ = m.replyReceived(F.reply(250))
+        _ = m.replyReceived(F.reply(250))
+        guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
+            Issue.record("DATA not accepted")
+            return nil
+        }
+        return start
+    }
+
     @Test func quitGoesOutWithTheLastDataWhenPipelining() {
         for (dot, disposition) in [
             (F.reply(250, "ok"), RecipientDisposition.delivered("250 ok")),
             (F.reply(554, "rejected"), RecipientDisposition.failed("554 rejected")),
         ] {
             var m = F.ready("PIPELINING")
-            _ = m.beginTransaction(F.envelope("a@example.com"))
-            _ = m.replyReceived(F.reply(250))
-            _ = m.replyReceived(F.reply(250))
-            guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
-                Issue.record("DATA not accepted")
-                return
-            }
+            guard let start = toData(&m) else { return }
             let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
             #expect(send == .sendMessageData(then: [.quit]))
             #expect(m.messageDataSent() == .awaitReply(.finalDot))
@@ -88,13 +94,7 @@ struct TransactionMachineTests {
 
     @Test func quitWaitsForItsOwnWriteWithoutPipelining() {
         var m = F.ready()
-        _ = m.beginTransaction(F.envelope("a@example.com"))
-        _ = m.replyReceived(F.reply(250))
-        _ = m.replyReceived(F.reply(250))
-        guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
-            Issue.record("DATA not accepted")
-            return
-        }
+        guard let start = toData(&m) else { return }
         let send = m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenQuit: true)
         #expect(send == .sendMessageData(then: []))
         _ = m.messageDataSent()
@@ -105,13 +105,7 @@ struct TransactionMachineTests {
 
     /// Runs a pipelined transaction to 354 and sends its data with `next` behind it; returns the action.
     private func sendAhead(_ m: inout SessionStateMachine, _ next: Envelope) -> SessionStateMachine.Action? {
-        _ = m.beginTransaction(F.envelope("a@example.com"))
-        _ = m.replyReceived(F.reply(250))
-        _ = m.replyReceived(F.reply(250))
-        guard case .transactionReady(let start) = m.replyReceived(F.reply(354)) else {
-            Issue.record("DATA not accepted")
-            return nil
-        }
+        guard let start = toData(&m) else { return nil }
         return m.sendMessageData(transaction: start.transactionID, recipients: start.recipients, thenBegin: next)
     }
 
