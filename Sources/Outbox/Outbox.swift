@@ -14,7 +14,8 @@ public final class Outbox: Sendable {
     private let writer: DatabaseThread
     private let reader: DatabaseThread
     private let checkpointer: Checkpointer
-    private let journal: DeliveryJournal
+    // Internal, not private: tests stop it to see outcomes take the outbox's own commit instead.
+    let journal: DeliveryJournal
     private let clock: any WallClock
     private let logger: Logger
 

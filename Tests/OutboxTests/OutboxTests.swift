@@ -388,6 +388,25 @@ final class OutboxFixture: @unchecked Sendable {
         try await expectApplied(path, claim)
     }
 
+    @Test func outcomesTheJournalCannotTakeGoToTheOutboxDirectly() async throws {
+        let (directory, path, claim) = try await claimedOutbox()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let outbox = try Outbox(path: path, logger: Logger(label: "test"))
+            _ = try outbox.claimDueBlocking(limit: 1, leaseSeconds: 60)
+            outbox.journal.close()  // as good as a journal on a full disk: every append fails
+            let durable = Latch<Result<Void, OutboxError>>()
+            let applied = Latch<Bool>()
+            outbox.record(
+                [(claim: claim, result: entry(claim).result)], policy: RetryPolicy(), jitter: { 1 },
+                durable: { durable.set($0) }, applied: { _ in applied.set(true) })
+            #expect(throws: Never.self) { try durable.wait().get() }
+            _ = applied.wait()
+            outbox.close()
+        }
+        try await expectApplied(path, claim)
+    }
+
     /// Past `rotateBytes` appends move to the other file once it is empty, and a file is emptied once all
     /// of its records are applied (the current one only past `truncateCurrentBytes`).
     @Test func filesRotateAndEmptyOnceApplied() throws {
