@@ -1,4 +1,3 @@
-import Logging
 import MailCore
 
 #if canImport(Glibc)
