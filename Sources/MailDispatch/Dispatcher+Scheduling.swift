@@ -10,13 +10,14 @@ extension Dispatcher {
         var nextTick = monotonicSeconds()
         var moreDue = false
         var nextSweep = monotonicSeconds() + 5
+        // More may be due, and claims have room again (the lock must be held).
+        func roomToClaim() -> Bool { moreDue && state.held < Dispatcher.highWater / 2 }
         while true {
             heartbeat.withLock { $0 = monotonicSeconds() }
             let (ids, stop, tick) = lock.withLock { () -> ([(id: Int64, company: String?)], Bool, Bool) in
                 while !stopping && !wakeRequested && !claimRequested && pendingImmediate.isEmpty {
                     let now = monotonicSeconds()
-                    let roomToClaim = moreDue && state.held < Dispatcher.highWater / 2
-                    if now >= nextTick || roomToClaim { break }
+                    if now >= nextTick || roomToClaim() { break }
                     lock.wait(seconds: min(1, nextTick - now))
                     heartbeat.withLock { $0 = monotonicSeconds() }
                 }
@@ -25,7 +26,7 @@ extension Dispatcher {
                 pendingImmediate.removeAll()
                 let now = monotonicSeconds()
                 // `flush` and `retry` claim at once, without waiting for the tick.
-                let claimNow = claimRequested || now >= nextTick || (moreDue && state.held < Dispatcher.highWater / 2)
+                let claimNow = claimRequested || now >= nextTick || roomToClaim()
                 claimRequested = false
                 return (ids, stopping, claimNow)
             }
@@ -96,7 +97,7 @@ extension Dispatcher {
             while true {
                 let n = try outbox.sweepBlocking(retention: retention)
                 total += n
-                if n < 500 { break }
+                if n < Outbox.sweepBatch { break }
             }
             if total > 0 {
                 logger.info("swept", metadata: ["event": "swept", "count": "\(total)"])

@@ -52,7 +52,7 @@ final class DatabaseThread: @unchecked Sendable {
         let commits = self.commits
         done = DedicatedThread.start(name: name) { [store] in
             while true {
-                let jobs = queue.popBatch(backgroundBudget: DatabaseThread.backgroundBudget, timeout: 1)
+                let jobs = queue.popBatch(timeout: 1)
                 heartbeat.withLock { $0 = monotonicSeconds() }
                 if jobs.isEmpty {
                     if queue.isClosedAndEmpty { return }
@@ -194,9 +194,12 @@ final class JobQueue: @unchecked Sendable {
     static let defaultLinger = 0.005
 
     let linger: Double
+    /// Background weight one batch may carry (see `DatabaseThread.backgroundBudget`).
+    let backgroundBudget: Int
 
-    init(linger: Double = JobQueue.defaultLinger) {
+    init(linger: Double = JobQueue.defaultLinger, backgroundBudget: Int = DatabaseThread.backgroundBudget) {
         self.linger = linger
+        self.backgroundBudget = backgroundBudget
     }
 
     private let lock = ConditionLock()
@@ -220,7 +223,7 @@ final class JobQueue: @unchecked Sendable {
                 lazyCount += 1
                 lazyWeight += job.weight
                 // The thread needs waking only to start its linger, or to end it early with a full batch.
-                if lazyCount > 1 && lazyWeight < DatabaseThread.backgroundBudget { return true }
+                if lazyCount > 1 && lazyWeight < backgroundBudget { return true }
             }
             lock.signal()
             return true
@@ -234,12 +237,12 @@ final class JobQueue: @unchecked Sendable {
     private func isReady(now: Double) -> Bool {
         if isEmpty { return false }
         if closed || !foreground.isEmpty || background.count - backgroundHead > lazyCount { return true }
-        return lazyWeight >= DatabaseThread.backgroundBudget || now >= lazySince + linger
+        return lazyWeight >= backgroundBudget || now >= lazySince + linger
     }
 
     /// The next batch (waiting up to `timeout` seconds for one); empty on timeout (lazy jobs still
     /// lingering stay queued) or when closed and drained.
-    func popBatch(backgroundBudget: Int, timeout: Double) -> [DatabaseThread.Job] {
+    func popBatch(timeout: Double) -> [DatabaseThread.Job] {
         lock.withLock {
             let deadline = monotonicSeconds() + timeout
             while true {

@@ -129,13 +129,14 @@ public final class Outbox: Sendable {
                     }
                 }, completion: completion)
         }
-        guard journaled else {
+        // Without the journal, the outbox's commit makes them durable and shows them at once.
+        @Sendable func applyUnjournaled() {
             apply { result in
                 durable(result.map { _ in () })
                 applied(result)
             }
-            return
         }
+        guard journaled else { return applyUnjournaled() }
         let journal = self.journal
         let logger = self.logger
         journal.append(entries) { appended in
@@ -146,10 +147,7 @@ public final class Outbox: Sendable {
                 logger.warning(
                     "delivery journal failed; outcomes go to the outbox directly",
                     metadata: ["event": "journal_failed", "error": "\(error)"])
-                apply { result in
-                    durable(result.map { _ in () })
-                    applied(result)
-                }
+                applyUnjournaled()
             case .success(let seqs):
                 durable(.success(()))
                 apply { result in
@@ -188,9 +186,12 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// Final messages one sweep transaction deletes at most: small, so enqueues never wait long.
+    public static let sweepBatch = 500
+
     /// Deletes one small batch of final messages older than `retention` seconds; returns how many (from a
     /// dedicated thread).
-    public func sweepBlocking(retention: Int, batch: Int = 500) throws(OutboxError) -> Int {
+    public func sweepBlocking(retention: Int, batch: Int = Outbox.sweepBatch) throws(OutboxError) -> Int {
         let clock = self.clock
         return try writer.performBlocking(background: true, weight: batch) { store in
             try store.sweep(before: clock.now().adding(seconds: -Double(retention)), limit: batch)
@@ -268,7 +269,6 @@ public final class Outbox: Sendable {
             after = last
         }
     }
-
 }
 
 /// Reads message bytes for one delivery thread, on a read-only connection of its own.

@@ -78,26 +78,23 @@ extension OutboxStore {
     func sweep(before cutoff: Timestamp, limit: Int) throws(SQLiteError) -> Int {
         let select = try db.statement(
             """
-            SELECT id FROM messages INDEXED BY messages_final
+            SELECT id, state FROM messages INDEXED BY messages_final
             WHERE (state IN ('sent', 'failed') OR state = 'cancelled') AND updated_at < ? LIMIT ?
             """)
         select.bind(1, cutoff.milliseconds).bind(2, limit)
-        var ids: [Int64] = []
-        while try select.step() { ids.append(select.int64(0)) }
+        var found: [(id: Int64, state: MessageState?)] = []
+        while try select.step() { found.append((select.int64(0), MessageState(rawValue: select.string(1) ?? ""))) }
         let statements = try [
             "DELETE FROM message_data WHERE id = ?", "DELETE FROM recipients WHERE message = ?",
-            "DELETE FROM attempts WHERE message = ?",
+            "DELETE FROM attempts WHERE message = ?", "DELETE FROM messages WHERE id = ?",
         ].map { (sql: String) throws(SQLiteError) -> Statement in try db.statement(sql) }
-        let delete = try db.statement("DELETE FROM messages WHERE id = ? RETURNING state")
-        for id in ids {
+        for (id, state) in found {
             for s in statements {
                 s.reset()
                 try s.bind(1, id).run()
             }
-            delete.reset()
-            delete.bind(1, id)
-            while try delete.step() { moved(from: MessageState(rawValue: delete.string(0) ?? ""), to: nil) }
+            moved(from: state, to: nil)
         }
-        return ids.count
+        return found.count
     }
 }

@@ -2,8 +2,6 @@
 import Glibc
 #endif
 
-// Invoked as `sendmail` (a symlink), or as `mailctl sendmail`, the arguments are sendmail's, which
-// ArgumentParser cannot parse (-oi, -fSENDER): they are handled before it.
 /// `mailctl [--socket PATH] [--json] COMMAND …` (SPEC §1): options written before the command apply to it.
 enum GlobalOptions {
     static func hoisted(_ arguments: [String]) -> [String] {
@@ -25,6 +23,8 @@ enum GlobalOptions {
     }
 }
 
+// Invoked as `sendmail` (a symlink), or as `mailctl sendmail`, the arguments are sendmail's, which
+// ArgumentParser cannot parse (-oi, -fSENDER): they are handled before it.
 let invokedAs = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "mailctl"
 let arguments = Array(CommandLine.arguments.dropFirst())
 if invokedAs == "sendmail" {

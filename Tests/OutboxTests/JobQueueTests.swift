@@ -24,36 +24,36 @@ struct JobQueueTests {
     }
 
     @Test func aLazyJobAloneWaitsForCompanyAndAForegroundJobTakesItAlong() {
-        let queue = JobQueue(linger: 600)
+        let queue = JobQueue(linger: 600, backgroundBudget: 256)
         let log = Log()
         #expect(queue.push(job("outcome 1", lazy: true, log: log)))
         #expect(queue.push(job("outcome 2", lazy: true, log: log)))
-        #expect(queue.popBatch(backgroundBudget: 256, timeout: 0).isEmpty)
+        #expect(queue.popBatch(timeout: 0).isEmpty)
         #expect(queue.push(job("enqueue", log: log)))
-        #expect(names(queue.popBatch(backgroundBudget: 256, timeout: 0), log) == ["enqueue", "outcome 1", "outcome 2"])
-        #expect(queue.popBatch(backgroundBudget: 256, timeout: 0).isEmpty)
+        #expect(names(queue.popBatch(timeout: 0), log) == ["enqueue", "outcome 1", "outcome 2"])
+        #expect(queue.popBatch(timeout: 0).isEmpty)
     }
 
     @Test func otherBackgroundWorkAndAFullBudgetDoNotWait() {
-        let queue = JobQueue(linger: 600)
+        let queue = JobQueue(linger: 600, backgroundBudget: 256)
         let log = Log()
         _ = queue.push(job("outcome", lazy: true, log: log))
         _ = queue.push(job("claim", background: true, log: log))
-        #expect(names(queue.popBatch(backgroundBudget: 256, timeout: 0), log) == ["outcome", "claim"])
+        #expect(names(queue.popBatch(timeout: 0), log) == ["outcome", "claim"])
 
         for i in 0..<3 { _ = queue.push(job("lane \(i)", lazy: true, weight: 100, log: log)) }
         // 300 of weight is past the budget: one commit takes what fits, the rest goes next.
-        #expect(names(queue.popBatch(backgroundBudget: 256, timeout: 0), log) == ["lane 0", "lane 1"])
-        #expect(queue.popBatch(backgroundBudget: 256, timeout: 0).isEmpty)
+        #expect(names(queue.popBatch(timeout: 0), log) == ["lane 0", "lane 1"])
+        #expect(queue.popBatch(timeout: 0).isEmpty)
     }
 
     @Test func closingTakesLingeringJobsAtOnce() {
-        let queue = JobQueue(linger: 600)
+        let queue = JobQueue(linger: 600, backgroundBudget: 256)
         let log = Log()
         _ = queue.push(job("outcome", lazy: true, log: log))
         queue.close()
         #expect(!queue.push(job("late", log: log)))
-        #expect(names(queue.popBatch(backgroundBudget: 256, timeout: 0), log) == ["outcome"])
+        #expect(names(queue.popBatch(timeout: 0), log) == ["outcome"])
         #expect(queue.isClosedAndEmpty)
     }
 }

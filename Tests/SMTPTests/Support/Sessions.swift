@@ -109,10 +109,6 @@ struct CapturingLogHandler: LogHandler {
     }
 }
 
-/// Sockets of this process that an SMTP session to one of `ports` could leave open: TCP sockets whose
-/// remote port is in `ports`, and sockets listed in no /proc/net table (a socket whose connect failed).
-/// Unix sockets and TCP sockets to other ports, which tests of other targets running in parallel in
-/// this process may open, do not count.
 /// `leakableSockets` not in `baseline`, settled: other suites of this test process open sockets of their
 /// own, and one caught between socket() and connect() looks like a leak for an instant. A real leak stays.
 func settledLeakableSocketCount(ports: Set<Int>, baseline: Set<String> = []) async -> Int {
@@ -124,10 +120,10 @@ func settledLeakableSocketCount(ports: Set<Int>, baseline: Set<String> = []) asy
     return count
 }
 
-func leakableSocketCount(ports: Set<Int>) -> Int { leakableSockets(ports: ports).count }
-
-/// The inodes of this process's sockets connected to `ports`, or not in any /proc/net table (a socket
-/// whose connect failed).
+/// The inodes of the sockets of this process that an SMTP session to one of `ports` could leave open: TCP
+/// sockets whose remote port is in `ports`, and sockets listed in no /proc/net table (a socket whose
+/// connect failed). Unix sockets and TCP sockets to other ports, which tests of other targets running in
+/// parallel in this process may open, do not count.
 func leakableSockets(ports: Set<Int>) -> Set<String> {
     let fm = FileManager.default
     let inodes = ((try? fm.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { entry -> String? in
