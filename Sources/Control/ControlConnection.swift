@@ -1,3 +1,5 @@
+import Glibc
+
 /// One client of the control socket, owned by the poll thread: its unparsed input, and its answers
 /// kept in request order (a client may send several requests without waiting; SPEC §3).
 final class ControlConnection {
@@ -66,18 +68,19 @@ final class ControlConnection {
         let count = input.count
         var overLimit = false
         input.withUnsafeBufferPointer { bytes in
-            while index < count {
-                if bytes[index] == 0x0A {
-                    var end = index
-                    if end > start && bytes[end - 1] == 0x0D { end -= 1 }
-                    if end - start > limit {
-                        overLimit = true
-                        return
-                    }
-                    lines.append(Array(bytes[start..<end]))
-                    start = index + 1
+            guard let base = bytes.baseAddress else { return }
+            // memchr finds each newline a word or a vector at a time; a byte loop cost ~7 instructions a byte.
+            while index < count, let found = memchr(base + index, 0x0A, count - index) {
+                let newline = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                var end = newline
+                if end > start && bytes[end - 1] == 0x0D { end -= 1 }
+                if end - start > limit {
+                    overLimit = true
+                    return
                 }
-                index += 1
+                lines.append(Array(bytes[start..<end]))
+                start = newline + 1
+                index = newline + 1
             }
         }
         if overLimit { return (lines, true) }

@@ -27,14 +27,15 @@ extension HeaderWriter {
         begin(name)
         for (i, mailbox) in mailboxes.enumerated() {
             var token: [UInt8] = []
-            let address = mailbox.address.string.utf8.lazy.filter { !ASCII.isLineBreak($0) }
+            let address = mailbox.address.string
+            token.reserveCapacity(address.utf8.count + 3)
             if let displayName = mailbox.displayName {
                 appendDisplayName(Array(displayName.utf8))
                 token.append(0x3C)
-                token.append(contentsOf: address)
+                token.append(address, keeping: { !ASCII.isLineBreak($0) })
                 token.append(0x3E)
             } else {
-                token.append(contentsOf: address)
+                token.append(address, keeping: { !ASCII.isLineBreak($0) })
             }
             if i < mailboxes.count - 1 { token.append(0x2C) }
             appendWord(token)

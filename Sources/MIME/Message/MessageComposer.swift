@@ -99,7 +99,8 @@ public enum MessageComposer {
     /// `<id>`, keeping only what RFC 5322 §3.6.4 allows in a msg-id (printable ASCII without "<", ">" or space).
     static func messageIDField(_ id: String) -> [UInt8] {
         var out: [UInt8] = [0x3C]
-        out.append(contentsOf: id.utf8.lazy.filter { ASCII.isVisible($0) && $0 != 0x3C && $0 != 0x3E })
+        out.reserveCapacity(id.utf8.count + 2)
+        out.append(id, keeping: { ASCII.isVisible($0) && $0 != 0x3C && $0 != 0x3E })
         out.append(0x3E)
         return out
     }

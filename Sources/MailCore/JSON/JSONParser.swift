@@ -178,10 +178,22 @@ public struct JSONParser {
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     /// Parses a string starting at its opening quote.
+    /// Moves past whole eight-byte words that hold no quote, backslash or control character.
+    @inline(__always)
+    private mutating func skipPlainWords() {
+        guard let base = bytes.baseAddress else { return }
+        while index + 8 <= bytes.count {
+            let word = ByteWord.load(base, index)
+            if ByteWord.has(word, 0x22) || ByteWord.has(word, 0x5C) || ByteWord.hasLess(word, than: 0x20) { return }
+            index += 8
+        }
+    }
+
     private mutating func parseString() throws -> String {
         index += 1
         let start = index
         // Fast path: no escapes. Most strings, including large base64 attachments, take it.
+        skipPlainWords()
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -197,10 +209,15 @@ public struct JSONParser {
             index += 1
         }
         guard index < bytes.count else { throw fail("unterminated string") }
-        var scratch = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        var scratch: [UInt8] = []
+        // Room for the rest of the line, up to 64 KiB: a text body is one string, and growing by doubling
+        // copied it several times over.
+        scratch.reserveCapacity(min(bytes.count - start, 65536))
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             // Runs between escapes are copied whole: a text body is mostly such runs between its "\n"s.
             let run = index
+            skipPlainWords()
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
