@@ -1,8 +1,8 @@
 import MailCore
 
 /// One connection and the one thread that uses it. On a writer, the jobs waiting when a batch starts
-/// share one transaction and one commit (group commit), each inside its own savepoint so one failing
-/// job does not undo the others.
+/// share one transaction and one commit (group commit); one failing job does not undo the others (see
+/// `runBatch`).
 final class DatabaseThread: @unchecked Sendable {
     /// A job: `run` executes inside the batch and reports success; `finish` runs after the commit with
     /// the commit's error, if any.
@@ -73,9 +73,45 @@ final class DatabaseThread: @unchecked Sendable {
     }
 
     private static func runBatch(_ jobs: [Job], store: OutboxStore) {
+        // Optimistic first: no savepoint per job. A savepoint makes SQLite copy every page a job touches
+        // first into an in-memory statement journal (a 4 KiB copy and four allocations a page) and free it
+        // all on release: about 30 % of the writer's time for an enqueue. Jobs rarely fail; when one does,
+        // the whole transaction is rolled back and the batch runs again, each job in its own savepoint, so
+        // the failing job alone is undone. Running a job twice is safe: a rolled-back job left nothing in
+        // the database, its result is overwritten, and the counts are restored.
+        let counts = store.countChanges
+        switch runTogether(jobs, store: store) {
+        case .committed, .failedToBegin:
+            return
+        case .jobFailed:
+            if store.db.inTransaction { try? store.db.execute("ROLLBACK") }
+            store.countChanges = counts
+            runEachInSavepoint(jobs, store: store)
+        }
+    }
+
+    private enum TogetherOutcome { case committed, failedToBegin, jobFailed }
+
+    /// Runs the jobs in one transaction without savepoints; commits unless one fails (then leaves the
+    /// transaction for the caller to roll back).
+    private static func runTogether(_ jobs: [Job], store: OutboxStore) -> TogetherOutcome {
+        let db = store.db
+        do {
+            try db.statement("BEGIN IMMEDIATE").run()
+        } catch {
+            for job in jobs { job.finish(error) }
+            return .failedToBegin
+        }
+        for job in jobs where !job.run(store) { return .jobFailed }
+        commit(jobs, store: store)
+        return .committed
+    }
+
+    /// The careful way: each job in its own savepoint, so one failing job does not undo the others.
+    private static func runEachInSavepoint(_ jobs: [Job], store: OutboxStore) {
         let db = store.db
         // Prepared once and reused: parsing these for every job cost more than the jobs' own inserts.
-        func run(_ sql: String) throws(SQLiteError) { try db.statement(sql).run() }
+        func run(_ sql: StaticString) throws(SQLiteError) { try db.statement(sql).run() }
         do {
             try run("BEGIN IMMEDIATE")
         } catch {
@@ -108,9 +144,14 @@ final class DatabaseThread: @unchecked Sendable {
                 return
             }
         }
+        commit(jobs, store: store)
+    }
+
+    private static func commit(_ jobs: [Job], store: OutboxStore) {
+        let db = store.db
         do {
             try store.writeCounts()
-            try run("COMMIT")
+            try db.statement("COMMIT").run()
             for job in jobs { job.finish(nil) }
             // The checkpointer thread copies most of the WAL, but under continuous writes it never catches
             // the last frames, and the WAL grows without end (each commit then also extends the file). A

@@ -11,7 +11,8 @@ import MailCore
 public final class Outbox: Sendable {
     public let path: String
     private let lock: LockFile
-    private let writer: DatabaseThread
+    /// Internal (not private) so that tests can queue jobs of their own.
+    let writer: DatabaseThread
     private let reader: DatabaseThread
     private let checkpointer: Checkpointer
     // Internal, not private: tests stop it to see outcomes take the outbox's own commit instead.

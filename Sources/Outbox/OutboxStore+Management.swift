@@ -87,7 +87,7 @@ extension OutboxStore {
         let statements = try [
             "DELETE FROM message_data WHERE id = ?", "DELETE FROM recipients WHERE message = ?",
             "DELETE FROM attempts WHERE message = ?", "DELETE FROM messages WHERE id = ?",
-        ].map { (sql: String) throws(SQLiteError) -> Statement in try db.statement(sql) }
+        ].map { (sql: StaticString) throws(SQLiteError) -> Statement in try db.statement(sql) }
         for (id, state) in found {
             for s in statements {
                 s.reset()

@@ -44,7 +44,7 @@ extension OutboxStore {
         if request.company != nil { conditions.append("company = ?2") }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let s = try db.statement(
-            "SELECT \(OutboxStore.summaryColumns) FROM messages \(whereClause) ORDER BY id DESC LIMIT ?3")
+            composed: "SELECT \(OutboxStore.summaryColumns) FROM messages \(whereClause) ORDER BY id DESC LIMIT ?3")
         if let state = request.state { s.bind(1, state.rawValue) }
         if let company = request.company { s.bind(2, company) }
         s.bind(3, request.limit)
@@ -57,7 +57,7 @@ extension OutboxStore {
     /// Everything `show` answers, or nil.
     func detail(id: Int64) throws(SQLiteError) -> MessageDetail? {
         let s = try db.statement(
-            "SELECT \(OutboxStore.summaryColumns), message_id, envelope_from, size FROM messages WHERE id = ?")
+            composed: "SELECT \(OutboxStore.summaryColumns), message_id, envelope_from, size FROM messages WHERE id = ?")
         s.bind(1, id)
         guard try s.step() else { return nil }
         let head = try summary(s)

@@ -101,6 +101,56 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await f.outbox.counts()[.queued] == 2)
     }
 
+    /// A batch runs without savepoints unless a job fails; then it runs again with one per job, so the
+    /// failing job alone is undone, whatever it wrote before failing, and the others commit.
+    @Test func aFailingJobUndoesOnlyItselfInItsBatch() async throws {
+        let f = try OutboxFixture()
+        // Hold the writer in a batch of its own while the jobs under test queue up behind it.
+        let holding = Latch<Bool>()
+        let release = Latch<Bool>()
+        f.outbox.writer.perform({ _ in
+            holding.set(true)
+            _ = release.wait()
+        }) { _ in }
+        _ = holding.wait()
+        let results = Locked<[Int: Result<Int64, OutboxError>]>([:])
+        let finished = Latch<Bool>()
+        let clock = f.clock
+        let jobs: [@Sendable (OutboxStore) throws -> Int64] = [
+            { store in try store.enqueue(f.message(1), now: clock.now()).id },
+            { store in
+                _ = try store.enqueue(f.message(2), now: clock.now())
+                throw OutboxError.conflict("failed after writing")
+            },
+            { store in try store.enqueue(f.message(3), now: clock.now()).id },
+            { store in
+                try store.cancel(id: 999, now: clock.now())
+                return 0
+            },
+        ]
+        for (index, job) in jobs.enumerated() {
+            f.outbox.writer.perform(job) { result in
+                let count = results.withLock {
+                    $0[index] = result
+                    return $0.count
+                }
+                if count == jobs.count { finished.set(true) }
+            }
+        }
+        release.set(true)
+        _ = finished.wait()
+        let outcome = results.current
+        #expect(throws: OutboxError.self) { try outcome[1]?.get() }
+        #expect(throws: OutboxError.self) { try outcome[3]?.get() }
+        let first = try #require(try outcome[0]?.get())
+        let third = try #require(try outcome[2]?.get())
+        #expect(try await f.outbox.detail(id: first)?.summary.subject == "subject 1")
+        #expect(try await f.outbox.detail(id: third)?.summary.subject == "subject 3")
+        let subjects = try await f.outbox.list(ListRequest(state: nil, company: nil, limit: 10)).map(\.subject)
+        #expect(subjects.sorted() == ["subject 1", "subject 3"])
+        try await f.expectCountsExact()
+    }
+
     @Test func concurrentEnqueuesAllCommit() async throws {
         let f = try OutboxFixture()
         let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
@@ -275,7 +325,7 @@ final class OutboxFixture: @unchecked Sendable {
             "UPDATE messages SET state = 'sending', lease_until = 1, updated_at = 1 WHERE id = 1",
             "UPDATE messages SET state = 'sent', next_attempt_at = NULL, attempts = 1, updated_at = 2 WHERE id = 1",
         ] {
-            let s = try db.statement("EXPLAIN " + sql)
+            let s = try db.statement(composed: "EXPLAIN " + sql)
             var opcodes: [String] = []
             while try s.step() { opcodes.append(s.string(1) ?? "") }
             s.reset()
