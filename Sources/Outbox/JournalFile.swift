@@ -9,7 +9,8 @@ import Darwin
 /// One append-only file of the delivery journal: records of delivery outcomes, each
 ///
 ///     length (UInt32, little-endian) · FNV-1a 64 of the payload (UInt64) · payload
-///     payload = seq · message · attempts before · at (milliseconds) (Int64 each) · the result (JSON)
+///     payload = seq · message · attempts before · at (milliseconds) (Int64 each) · the result
+///     (`JournalCoding`)
 ///
 /// A crash can leave a torn last record; reading stops at the first record that is short or whose
 /// checksum does not match, and only records never acknowledged can be there.

@@ -413,7 +413,7 @@ final class OutboxFixture: @unchecked Sendable {
             try db.execute(OutboxStore.journalSchema)
             try db.statement("INSERT INTO outcomes (message, attempts_before, at, result) VALUES (?, ?, ?, ?)")
                 .bind(1, claim.id).bind(2, claim.attempts).bind(3, Int64(1_800_000_000_000))
-                .bind(4, String(decoding: JournalCoding.encode(entry(claim).result), as: UTF8.self)).run()
+                .bind(4, String(decoding: JournalCoding.encodeJSON(entry(claim).result), as: UTF8.self)).run()
         }
         try await expectApplied(path, claim)
         #expect(!FileManager.default.fileExists(atPath: legacy))
@@ -493,5 +493,14 @@ final class OutboxFixture: @unchecked Sendable {
             relay: "[::1]:25", recipients: [("a@x", .delivered("250 ok")), ("b@y", .deferred("451 \"later\"\nx")), ("c@z", .failed("550"))],
             error: "partial", uncertain: true)
         #expect(JournalCoding.decode(JournalCoding.encode(result)) == result)
+        let plain = DeliveryResult(relay: "smtp.exemplo.com.br:587", recipients: [("joão@exemplo.com.br", .delivered("250 2.0.0 açúcar"))])
+        #expect(JournalCoding.decode(JournalCoding.encode(plain)) == plain)
+        // What maild wrote before the binary form is still read.
+        #expect(JournalCoding.decode(JournalCoding.encodeJSON(result)) == result)
+        #expect(JournalCoding.decode(JournalCoding.encodeJSON(plain)) == plain)
+        // A record cut short or with bytes left over is refused, never half read.
+        let bytes = JournalCoding.encode(result)
+        for cut in 0..<bytes.count { #expect(JournalCoding.decode(Array(bytes[..<cut])) == nil, "cut at \(cut)") }
+        #expect(JournalCoding.decode(bytes + [0]) == nil)
     }
 }

@@ -1,3 +1,5 @@
+import MailCore
+
 /// The message data as it goes on the wire after DATA (RFC 5321 §4.5.2 and §4.1.1.4).
 enum DotStuffing {
     /// `data` with every line end made CRLF, a "." added before each line that starts with ".",
@@ -7,7 +9,8 @@ enum DotStuffing {
     /// line end would otherwise see "\n.\r\n" as the end of the data (SMTP smuggling).
     static func encode(_ data: [UInt8]) -> [UInt8] {
         // Each input byte becomes at most two ("\n" → "\r\n", a leading "." → ".."), plus the final
-        // CRLF and ".\r\n". Runs of ordinary bytes are copied whole; this runs once per delivered message.
+        // CRLF and ".\r\n". Runs of ordinary bytes are found eight bytes at a time and copied whole; this runs
+        // once per delivered message.
         let capacity = data.count * 2 + 5
         return data.withUnsafeBufferPointer { input in
             [UInt8](unsafeUninitializedCapacity: capacity) { out, count in
@@ -22,6 +25,11 @@ enum DotStuffing {
                     }
                     // Copy up to the next CR or LF.
                     var end = i
+                    while end + 8 <= n {
+                        let word = ByteWord.load(input.baseAddress!, end)
+                        if ByteWord.has(word, 0x0D) || ByteWord.has(word, 0x0A) { break }
+                        end += 8
+                    }
                     while end < n, input[end] != 0x0D, input[end] != 0x0A { end += 1 }
                     if end > i {
                         UnsafeMutableRawPointer(out.baseAddress! + o)
