@@ -200,13 +200,16 @@ class RelaySink:
         PROCS.stop(self.process)
 
 
-def wait_count(sink, n, t0, stall=60.0):
+def wait_count(sink, n, t0, stall=60.0, first=None):
     """Seconds from t0 until `sink` counted `n` messages; raises if the count stops moving for
-    `stall` seconds (a stalled daemon must not hang the benchmark)."""
+    `stall` seconds (a stalled daemon must not hang the benchmark). `first`, a dict, gets "seconds":
+    from t0 until the sink counted its first message."""
     last, moved = -1, time.monotonic()
     while True:
         c = sink.count()
         now = time.monotonic()
+        if first is not None and c > 0 and "seconds" not in first:
+            first["seconds"] = now - t0
         if c >= n:
             return now - t0
         if c != last:
@@ -588,8 +591,12 @@ class Bench:
                 t0 = time.monotonic()
                 r = self.loadgen_run(d.socket, 16, n)
                 enqueued = time.monotonic() - t0
-                seconds = wait_count(sink, n, t0)
+                first = {}
+                seconds = wait_count(sink, n, t0, first=first)
                 self.add("pipeline", n / seconds)
+                # Grouped mail waits for the 2-second tick (SPEC §4): this shows how much of the time
+                # went by before the first delivery.
+                self.add("pipeline_first", first.get("seconds", seconds))
                 self.add("pipeline_enqueue", r["rate"])
                 self.add("pipeline_enqueue_seconds", enqueued)
                 self.maild_counts_match(d, "pipeline", n)
@@ -831,6 +838,8 @@ class Bench:
             ("ratio>=", 10))
         row("Pipeline (same)", "pipeline", "/s", "Postfix <- sendmail x16 (%d)" % self.sendmail_n, "postfix_sendmail",
             ("ratio>=", 10), spread=False)
+        row("  pipeline: all enqueued after", "pipeline_enqueue_seconds", "s")
+        row("  pipeline: first message at the sink after (the 2 s tick)", "pipeline_first", "s")
         row("Durable enqueue, 1 client", "enqueue_1", "/s", "Postfix sendmail, 1 caller", "sendmail_1")
         row("Durable enqueue, 16 clients", "enqueue_16", "/s", "Postfix sendmail, 16 callers", "sendmail_16",
             ("ratio>=", 50))

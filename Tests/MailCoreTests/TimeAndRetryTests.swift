@@ -11,6 +11,22 @@ import Testing
         #expect(Timestamp(seconds: 951_782_400).rfc3339 == "2000-02-29T00:00:00Z")
     }
 
+    @Test func rfc5322AgreesWithRFC3339AtRandomInstants() {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+        for _ in 0..<500 {
+            let seconds = Int64.random(in: 0..<4_102_444_800)
+            let t = Timestamp(seconds: seconds)
+            // "2026-11-18T11:06:40Z" -> "Wed, 18 Nov 2026 11:06:40 +0000"
+            let iso = Array(t.rfc3339.utf8)
+            func part(_ r: Range<Int>) -> String { String(decoding: iso[r], as: UTF8.self) }
+            let expected =
+                "\(weekdays[Int(seconds / 86400 % 7)]), \(Int(part(8..<10))!) \(months[Int(part(5..<7))! - 1]) "
+                + "\(part(0..<4)) \(part(11..<19)) +0000"
+            #expect(t.rfc5322 == expected, "at \(seconds)")
+        }
+    }
+
     @Test func parsesWhatItWrites() {
         for seconds: Int64 in [0, 951_782_400, 1_795_000_000, 4_102_444_799] {
             #expect(Timestamp(rfc3339: Timestamp(seconds: seconds).rfc3339) == Timestamp(seconds: seconds))

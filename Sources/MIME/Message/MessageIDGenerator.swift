@@ -34,6 +34,7 @@ public enum MessageIDGenerator {
     /// RFC 5322 §3.6.4 id-right: a dot-atom-text, or a domain literal `[…]`, in ASCII.
     static func rightSide(_ domain: String) -> String {
         let trimmed = domain.trimmingSpaces
+        if isPlainLowercaseDomain(trimmed) { return trimmed }
         if trimmed.hasPrefix("[") {
             // A valid literal is a valid domain of an address; anything else is not usable.
             return (try? EmailAddress.parse("id@" + trimmed)) != nil ? trimmed : "localhost"
@@ -42,5 +43,17 @@ public enum MessageIDGenerator {
         let labels = ascii.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.atext.contains) }) else { return "localhost" }
         return ascii
+    }
+
+    /// Lower-case ASCII letters, digits and hyphens in non-empty labels (the usual sender domain): already
+    /// its own ASCII form, with no Punycode pass to make.
+    private static func isPlainLowercaseDomain(_ domain: String) -> Bool {
+        var previous: UInt8 = 0x2E
+        for b in domain.utf8 {
+            let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || (b == 0x2E && previous != 0x2E)
+            guard ok else { return false }
+            previous = b
+        }
+        return previous != 0x2E
     }
 }

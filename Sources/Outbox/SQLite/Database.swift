@@ -140,8 +140,16 @@ final class Statement {
 
     @discardableResult
     func bind(_ index: Int32, _ value: String?) -> Statement {
-        if let value {
-            sqlite3_bind_text(handle, index, value, -1, csqlite_transient())
+        if var value {
+            // The string's own UTF-8, with its length: passing the String made a NUL-terminated copy
+            // (an allocation) for every bound value.
+            value.withUTF8 { utf8 in
+                // SQLite takes a null pointer as NULL; an empty string needs a valid one.
+                let empty: StaticString = ""
+                let start = utf8.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(empty.utf8Start)
+                _ = sqlite3_bind_text(
+                    handle, index, start.assumingMemoryBound(to: CChar.self), Int32(utf8.count), csqlite_transient())
+            }
         } else {
             sqlite3_bind_null(handle, index)
         }
