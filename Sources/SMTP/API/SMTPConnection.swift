@@ -14,6 +14,8 @@ import Darwin
 public final class SMTPConnection {
     let options: SMTPClientOptions
     let logger: Logger
+    /// Whether lines go to the trace log: asked once, as asking the logger costs more than a reply's parse.
+    private let tracing: Bool
     let transcript: Transcript?
     var machine: SessionStateMachine
     var transport: (any Transport)?
@@ -25,6 +27,7 @@ public final class SMTPConnection {
     private init(options: SMTPClientOptions, logger: Logger, transcript: Transcript?, socket: Socket) {
         self.options = options
         self.logger = logger
+        tracing = logger.logLevel <= .trace
         self.transcript = transcript
         self.transport = PlainTransport(socket: socket)
         let relay = options.relay
@@ -233,7 +236,7 @@ public final class SMTPConnection {
 
     /// Adds a line to the transcript and the trace log; built only when one of them wants it.
     func record(_ line: @autoclosure () -> String) {
-        guard transcript != nil || logger.logLevel <= .trace else { return }
+        guard transcript != nil || tracing else { return }
         let text = line()
         transcript?.append(text)
         logger.trace("\(text)")

@@ -100,9 +100,9 @@ struct SMTPReplyParser {
     /// relay cannot put terminal escapes into `mailctl show`.
     static func sanitize(_ bytes: some Collection<UInt8>) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
-            return text
-        }
+        // Control characters are single bytes in UTF-8 (and a replaced invalid byte is none): looking at the
+        // bytes is the same test, without decoding scalars.
+        guard bytes.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else { return text }
         return String(
             String.UnicodeScalarView(
                 text.unicodeScalars.map {
