@@ -41,8 +41,22 @@ import Testing
         }
     }
 
-    @Test func refusesInvalidUTF8() {
+    @Test func refusesInvalidUTF8() throws {
         #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+        // Wherever the bad byte falls (the scan reads eight bytes at a time), with or without an escape
+        // before it (two different paths), and a truncated sequence or an overlong form alike.
+        for bad: [UInt8] in [[0xFF], [0xC3], [0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80]] {
+            for offset in 0..<17 {
+                let plain = Array(repeating: UInt8(0x61), count: offset)
+                for escape: [UInt8] in [[], [0x5C, 0x6E]] {
+                    let input = [0x22] + escape + plain + bad + Array(repeating: 0x62, count: 9) + [0x22]
+                    #expect(throws: JSONParseError.self, "\(input)") { try JSONParser.parse(input) }
+                }
+            }
+        }
+        // Valid non-ASCII text still reads back, on both paths.
+        #expect(try JSONParser.parse("\"ação, señal\"") == .string("ação, señal"))
+        #expect(try JSONParser.parse("\"ação\\nseñal\"") == .string("ação\nseñal"))
     }
 
     @Test func limitsNesting() {

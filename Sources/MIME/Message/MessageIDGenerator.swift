@@ -6,8 +6,27 @@ public enum MessageIDGenerator {
     /// equal only if both the millisecond and 128 bits from the system's CSPRNG are; right side = `domain`, in
     /// ASCII (an internationalised domain as its `xn--` form; `localhost` when none is usable).
     public static func generate(domain: String) -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SystemRandomPair()
         return generate(domain: domain, now: SystemWallClock().now(), using: &rng)
+    }
+
+    /// The system's CSPRNG, both 64-bit words an id needs from one getrandom(2) call (the standard
+    /// library's generator makes one call per word, and a system call is most of an id's cost).
+    private struct SystemRandomPair: RandomNumberGenerator {
+        private var words: (UInt64, UInt64) = (0, 0)
+        private var used = 2
+
+        mutating func next() -> UInt64 {
+            if used == 2 {
+                if !withUnsafeMutableBytes(of: &words, { systemRandomBytes($0) }) {
+                    var system = SystemRandomNumberGenerator()
+                    words = (system.next(), system.next())
+                }
+                used = 0
+            }
+            used += 1
+            return used == 1 ? words.0 : words.1
+        }
     }
 
     /// `generate(domain:)` with the clock and randomness given, for tests.

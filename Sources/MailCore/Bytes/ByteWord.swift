@@ -28,4 +28,21 @@ public enum ByteWord {
     /// Whether any byte has its high bit set (is not ASCII).
     @inlinable @inline(__always)
     public static func hasHigh(_ x: UInt64) -> Bool { x & highs != 0 }
+
+    /// Whether every byte is below 0x80.
+    @inlinable
+    public static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var i = 0
+        var high: UInt64 = 0
+        while i + 8 <= bytes.count {
+            high |= load(base, i)
+            i += 8
+        }
+        while i < bytes.count {
+            high |= UInt64(base[i])
+            i += 1
+        }
+        return high & highs == 0
+    }
 }

@@ -2,6 +2,8 @@
 extension EmailAddress {
     /// The characters RFC 5322 §3.2.3 allows in an atom besides letters and digits.
     static let atextSpecials = Set("!#$%&'*+-/=?^_`{|}~".unicodeScalars)
+    /// For each ASCII byte, whether it is atext (letters, digits and `atextSpecials`).
+    static let asciiAtext: [Bool] = (0..<128).map { isAtext(Unicode.Scalar(UInt8($0))) }
 
     /// Parses an addr-spec (RFC 5322 §3.4.1, with the UTF-8 of RFC 6532 §3.2): a dot-atom or quoted-string local
     /// part of at most 64 octets, and a host name (labels of letters, digits and hyphens, or UTF-8 letters, marks
@@ -12,11 +14,12 @@ extension EmailAddress {
             throw AddressError(reason: "'\(text.debugEscaped)' contains a line break")
         }
         guard !text.isEmpty else { throw AddressError(reason: "the address is empty") }
-        guard let at = text.unicodeScalars.lastIndex(of: "@") else {
+        // "@" is ASCII, so the index of its byte is also a scalar boundary.
+        guard let at = text.utf8.lastIndex(of: 0x40) else {
             throw AddressError(reason: "'\(text)' has no '@'")
         }
-        let local = String(text.unicodeScalars[..<at])
-        let domain = String(text.unicodeScalars[text.unicodeScalars.index(after: at)...])
+        let local = String(text[..<at])
+        let domain = String(text[text.utf8.index(after: at)...])
         try validateLocalPart(local, in: text)
         try validateDomain(domain, in: text)
         // RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets.
@@ -55,6 +58,8 @@ extension EmailAddress {
             guard !atom.isEmpty else {
                 throw AddressError(reason: "'\(text)' has an empty part between dots in its local part")
             }
+            // The usual atom is ASCII atext: checked as bytes against a table, without scalar decoding.
+            if atom.utf8.allSatisfy({ $0 < 0x80 && asciiAtext[Int($0)] }) { continue }
             for s in atom.unicodeScalars where !isAtext(s) {
                 throw AddressError(reason: "'\(text.debugEscaped)' has '\(s.debugEscaped)' in its local part")
             }

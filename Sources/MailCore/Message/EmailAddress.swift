@@ -39,6 +39,10 @@ public struct Mailbox: Sendable, Hashable, CustomStringConvertible {
 extension String {
     /// The string without leading and trailing spaces and tabs.
     public var trimmingSpaces: String {
+        let bytes = utf8
+        guard let head = bytes.first, let tail = bytes.last else { return self }
+        // Nothing to trim (the usual case): no scalar view to walk.
+        if head != 0x20 && head != 0x09 && tail != 0x20 && tail != 0x09 { return self }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
         let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!
