@@ -177,7 +177,6 @@ public struct JSONParser {
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    /// Parses a string starting at its opening quote.
     /// Moves past whole eight-byte words that hold no quote, backslash or control character.
     @inline(__always)
     private mutating func skipPlainWords() {
@@ -199,6 +198,7 @@ public struct JSONParser {
         return string
     }
 
+    /// Parses a string starting at its opening quote.
     private mutating func parseString() throws -> String {
         index += 1
         let start = index
