@@ -53,12 +53,9 @@ final class JournalFile {
         do throws(SystemCallError) {
             var written = 0
             while written < bytes.count {
-                let n = bytes.withUnsafeBytes { raw in write(descriptor, raw.baseAddress! + written, raw.count - written) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemCallError(call: "write \(path)", errno: errno)
+                written += try systemCall("write \(path)") {
+                    bytes.withUnsafeBytes { raw in write(descriptor, raw.baseAddress! + written, raw.count - written) }
                 }
-                written += n
             }
             size += bytes.count
             try systemCall("fdatasync \(path)") { fdatasync(descriptor) }
@@ -88,12 +85,10 @@ final class JournalFile {
         var bytes = [UInt8](repeating: 0, count: size)
         var offset = 0
         while offset < size {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                pread(descriptor, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemCallError(call: "pread \(path)", errno: errno)
+            let n = try systemCall("pread \(path)") {
+                bytes.withUnsafeMutableBytes { raw in
+                    pread(descriptor, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
+                }
             }
             if n == 0 { break }
             offset += n
@@ -108,11 +103,11 @@ final class JournalFile {
         var payload: [UInt8] = []
         payload.reserveCapacity(fixedPayload + 160)
         for value in [seq, entry.message, Int64(entry.attemptsBefore), entry.at.milliseconds] {
-            withUnsafeBytes(of: value.littleEndian) { payload += $0 }
+            payload.appendLittleEndian(value)
         }
         payload += JournalCoding.encode(entry.result)
-        withUnsafeBytes(of: UInt32(payload.count).littleEndian) { out += $0 }
-        withUnsafeBytes(of: checksum(payload[...]).littleEndian) { out += $0 }
+        out.appendLittleEndian(UInt32(payload.count))
+        out.appendLittleEndian(checksum(payload[...]))
         out += payload
     }
 
@@ -120,8 +115,8 @@ final class JournalFile {
         var records: [(Int64, JournalEntry)] = []
         var offset = bytes.startIndex
         while bytes.endIndex - offset >= headerSize {
-            let length = Int(read(UInt32.self, bytes, offset))
-            let sum = read(UInt64.self, bytes, offset + 4)
+            let length = Int(bytes.littleEndian(UInt32.self, at: offset))
+            let sum = bytes.littleEndian(UInt64.self, at: offset + 4)
             let start = offset + headerSize
             guard length >= fixedPayload, bytes.endIndex - start >= length else { break }
             let payload = bytes[start..<start + length]
@@ -129,19 +124,14 @@ final class JournalFile {
                 let result = JournalCoding.decode(Array(payload.dropFirst(fixedPayload)))
             else { break }
             let entry = JournalEntry(
-                message: read(Int64.self, bytes, start + 8), attemptsBefore: Int(read(Int64.self, bytes, start + 16)),
-                at: Timestamp(milliseconds: read(Int64.self, bytes, start + 24)), result: result)
-            records.append((read(Int64.self, bytes, start), entry))
+                message: bytes.littleEndian(Int64.self, at: start + 8), attemptsBefore: Int(bytes.littleEndian(Int64.self, at: start + 16)),
+                at: Timestamp(milliseconds: bytes.littleEndian(Int64.self, at: start + 24)), result: result)
+            records.append((bytes.littleEndian(Int64.self, at: start), entry))
             offset = start + length
         }
         return records
     }
 
-    private static func read<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>, _ offset: Int) -> T {
-        var value: T = 0
-        for i in 0..<MemoryLayout<T>.size { value |= T(bytes[offset + i]) << (8 * i) }
-        return value
-    }
 
     /// FNV-1a, 64 bits: enough to tell a torn or stale record from a whole one.
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
@@ -151,5 +141,21 @@ final class JournalFile {
             hash &*= 0x0000_0100_0000_01B3
         }
         return hash
+    }
+}
+
+/// Fixed-width integers in little-endian byte order, as the journal's records and results store them.
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension ArraySlice where Element == UInt8 {
+    /// The integer stored at `offset` (an index of this slice's base); the caller checks the bounds.
+    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for i in 0..<MemoryLayout<T>.size { value |= T(self[offset + i]) << (8 * i) }
+        return value
     }
 }

@@ -59,11 +59,7 @@ enum JournalCoding {
         if let error = result.error { appendString(error, to: &out) }
         appendUInt32(UInt32(result.recipients.count), to: &out)
         for (address, disposition) in result.recipients {
-            switch disposition {
-            case .delivered: out.append(UInt8(ascii: "d"))
-            case .failed: out.append(UInt8(ascii: "f"))
-            case .deferred: out.append(UInt8(ascii: "x"))
-            }
+            out.append(kind(of: disposition))
             appendString(address, to: &out)
             appendString(disposition.reply, to: &out)
         }
@@ -75,9 +71,26 @@ enum JournalCoding {
         return first == binaryMarker ? decodeBinary(bytes) : decodeJSON(bytes)
     }
 
-    private static func appendUInt32(_ value: UInt32, to out: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    /// A recipient's disposition as one letter: "d"elivered, "f"ailed, or deferred ("x").
+    private static func kind(of disposition: RecipientDisposition) -> UInt8 {
+        switch disposition {
+        case .delivered: return UInt8(ascii: "d")
+        case .failed: return UInt8(ascii: "f")
+        case .deferred: return UInt8(ascii: "x")
+        }
     }
+
+    /// The disposition a letter of `kind(of:)` stands for; nil for any other byte.
+    private static func disposition(kind: UInt8, reply: String) -> RecipientDisposition? {
+        switch kind {
+        case UInt8(ascii: "d"): return .delivered(reply)
+        case UInt8(ascii: "f"): return .failed(reply)
+        case UInt8(ascii: "x"): return .deferred(reply)
+        default: return nil
+        }
+    }
+
+    private static func appendUInt32(_ value: UInt32, to out: inout [UInt8]) { out.appendLittleEndian(value) }
 
     private static func appendString(_ text: String, to out: inout [UInt8]) {
         appendUInt32(UInt32(text.utf8.count), to: &out)
@@ -93,10 +106,8 @@ enum JournalCoding {
         }
         func uint32() -> Int? {
             guard bytes.count - index >= 4 else { return nil }
-            var value: UInt32 = 0
-            for shift in 0..<4 { value |= UInt32(bytes[index + shift]) << (8 * shift) }
-            index += 4
-            return Int(value)
+            defer { index += 4 }
+            return Int(bytes[...].littleEndian(UInt32.self, at: index))
         }
         func string() -> String? {
             guard let count = uint32(), bytes.count - index >= count else { return nil }
@@ -113,13 +124,10 @@ enum JournalCoding {
         var recipients: [(address: String, disposition: RecipientDisposition)] = []
         recipients.reserveCapacity(count)
         for _ in 0..<count {
-            guard let kind = byte(), let address = string(), let reply = string() else { return nil }
-            switch kind {
-            case UInt8(ascii: "d"): recipients.append((address, .delivered(reply)))
-            case UInt8(ascii: "f"): recipients.append((address, .failed(reply)))
-            case UInt8(ascii: "x"): recipients.append((address, .deferred(reply)))
-            default: return nil
-            }
+            guard let kind = byte(), let address = string(), let reply = string(),
+                let disposition = disposition(kind: kind, reply: reply)
+            else { return nil }
+            recipients.append((address, disposition))
         }
         guard index == bytes.count else { return nil }
         return DeliveryResult(relay: relay, recipients: recipients, error: error, uncertain: flags & 1 != 0)
@@ -128,12 +136,7 @@ enum JournalCoding {
     /// The JSON form, kept for testing that older journals are still read.
     static func encodeJSON(_ result: DeliveryResult) -> [UInt8] {
         let recipients: [JSONValue] = result.recipients.map { address, disposition in
-            let kind: String
-            switch disposition {
-            case .delivered: kind = "d"
-            case .failed: kind = "f"
-            case .deferred: kind = "x"
-            }
+            let kind = String(decoding: [kind(of: disposition)], as: UTF8.self)
             return [.string(address), .string(kind), .string(disposition.reply)]
         }
         let value: JSONValue = [
@@ -152,11 +155,9 @@ enum JournalCoding {
             guard let fields = item.arrayValue, fields.count == 3, let address = fields[0].stringValue,
                 let kind = fields[1].stringValue, let reply = fields[2].stringValue
             else { return nil }
-            switch kind {
-            case "d": recipients.append((address, .delivered(reply)))
-            case "f": recipients.append((address, .failed(reply)))
-            default: recipients.append((address, .deferred(reply)))
-            }
+            // As the JSON reader always did: any letter but "d" and "f" defers.
+            let letter = kind.utf8.count == 1 ? kind.utf8.first! : UInt8(ascii: "x")
+            recipients.append((address, disposition(kind: letter, reply: reply) ?? .deferred(reply)))
         }
         return DeliveryResult(
             relay: relay, recipients: recipients, error: value["error"]?.stringValue,
