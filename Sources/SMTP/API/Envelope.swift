@@ -23,6 +23,8 @@ public struct Envelope: Sendable, Equatable {
 
     /// The first envelope address with a non-ASCII character, which only an SMTPUTF8 relay takes.
     var firstInternationalAddress: String? {
-        ([sender] + recipients).first { $0.unicodeScalars.contains { !$0.isASCII } }
+        // On bytes: a non-ASCII character is the only thing with a byte of 0x80 or more in UTF-8.
+        let isInternational = { (address: String) in address.utf8.contains { $0 >= 0x80 } }
+        return isInternational(sender) ? sender : recipients.first(where: isInternational)
     }
 }

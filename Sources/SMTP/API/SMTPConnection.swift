@@ -29,6 +29,7 @@ public final class SMTPConnection {
         self.logger = logger
         tracing = logger.logLevel <= .trace
         self.transcript = transcript
+        parser.keepsRawLines = transcript != nil || tracing
         self.transport = PlainTransport(socket: socket)
         let relay = options.relay
         machine = SessionStateMachine(

@@ -13,6 +13,11 @@ struct SMTPReplyParser {
     private var code: Int?
     private var lines: [String] = []
     private var rawLines: [String] = []
+    /// Bytes of the lines taken for the reply not yet complete (what `discardBuffered` drops with them).
+    private var partialBytes = 0
+    /// Whether replies carry their lines as received (`ParsedReply.rawLines`): only a transcript or the
+    /// trace log shows them, and building them cost as much as the parse.
+    var keepsRawLines = true
 
     /// Bytes that came from the relay.
     mutating func append(_ bytes: some Sequence<UInt8>) {
@@ -28,12 +33,13 @@ struct SMTPReplyParser {
     /// Forgets everything not yet taken as a reply; returns how many bytes that was. After STARTTLS,
     /// bytes the relay sent before the handshake must not be read as replies (RFC 3207 §6).
     mutating func discardBuffered() -> Int {
-        let dropped = buffer.count - position + rawLines.reduce(0) { $0 + $1.utf8.count }
+        let dropped = buffer.count - position + partialBytes
         buffer.removeAll(keepingCapacity: true)
         position = 0
         code = nil
         lines = []
         rawLines = []
+        partialBytes = 0
         return dropped
     }
 
@@ -46,13 +52,15 @@ struct SMTPReplyParser {
             }
             code = parsed.code
             lines.append(parsed.text)
-            rawLines.append(Self.sanitize(line))
+            if keepsRawLines { rawLines.append(Self.sanitize(line)) }
+            partialBytes += line.count
             if lines.count > Self.maximumLines { throw .tooManyLines }
             if parsed.isLast {
                 defer {
                     code = nil
                     lines = []
                     rawLines = []
+                    partialBytes = 0
                 }
                 return ParsedReply(reply: SMTPReply(code: parsed.code, lines: lines), rawLines: rawLines)
             }
@@ -86,14 +94,15 @@ struct SMTPReplyParser {
     private static func parse(_ line: ArraySlice<UInt8>) throws(ReplyParseError) -> (
         code: Int, isLast: Bool, text: String
     ) {
-        let bytes = Array(line)
-        guard bytes.count >= 3, (0x32...0x35).contains(bytes[0]), (0x30...0x39).contains(bytes[1]),
-            (0x30...0x39).contains(bytes[2])
+        let start = line.startIndex
+        guard line.count >= 3, (0x32...0x35).contains(line[start]), (0x30...0x39).contains(line[start + 1]),
+            (0x30...0x39).contains(line[start + 2])
         else { throw .malformed(sanitize(line)) }
-        let code = Int(bytes[0] - 0x30) * 100 + Int(bytes[1] - 0x30) * 10 + Int(bytes[2] - 0x30)
-        if bytes.count == 3 { return (code, true, "") }
-        guard bytes[3] == 0x20 || bytes[3] == 0x2D else { throw .malformed(sanitize(line)) }
-        return (code, bytes[3] == 0x20, sanitize(bytes[4...]))
+        let code = Int(line[start] - 0x30) * 100 + Int(line[start + 1] - 0x30) * 10 + Int(line[start + 2] - 0x30)
+        if line.count == 3 { return (code, true, "") }
+        let separator = line[start + 3]
+        guard separator == 0x20 || separator == 0x2D else { throw .malformed(sanitize(line)) }
+        return (code, separator == 0x20, sanitize(line[(start + 4)...]))
     }
 
     /// Reply text as it may be shown: UTF-8 (invalid bytes replaced), control characters as "?" so a

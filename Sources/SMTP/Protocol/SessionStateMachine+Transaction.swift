@@ -66,10 +66,14 @@ extension SessionStateMachine {
         return .awaitReply(.finalDot)
     }
 
-    mutating func transactionReplied(_ reply: SMTPReply, _ progress: TransactionProgress) -> Action {
+    /// `progress` is the current transaction's, taken out of `state` by the caller (state is `.idle` on
+    /// entry) so that recording the reply changes it in place.
+    mutating func transactionReplied(_ reply: SMTPReply, _ progress: consuming TransactionProgress) -> Action {
         // RFC 5321 §3.8: 421 means the relay is closing; whatever is undecided is deferred.
-        if reply.code == 421 { return fail(reply.description, reply: reply) }
-        var progress = progress
+        if reply.code == 421 {
+            state = .transaction(progress)
+            return fail(reply.description, reply: reply)
+        }
         let next = progress.record(reply)
         state = .transaction(progress)
         switch next {
@@ -87,10 +91,10 @@ extension SessionStateMachine {
         }
     }
 
-    mutating func dotReplied(_ reply: SMTPReply, _ progress: TransactionProgress) -> Action {
+    /// Like `transactionReplied`, `progress` comes out of `state` (`.idle` on entry).
+    mutating func dotReplied(_ reply: SMTPReply, _ progress: consuming TransactionProgress) -> Action {
         switch reply.kind {
         case .positiveCompletion, .transientNegative, .permanentNegative:
-            var progress = progress
             progress.recordDotReply(reply)
             let outcome = progress.finished(relay: configuration.relay, failure: nil, uncertain: false)
             if reply.code == 421 {
@@ -117,6 +121,7 @@ extension SessionStateMachine {
             }
             return ended(outcome)
         case .positiveIntermediate, .invalid:
+            state = .dotReply(progress)
             return fail("unexpected reply to the final dot: \(reply)", reply: reply)
         }
     }
@@ -148,8 +153,10 @@ extension SessionStateMachine {
         // A CR or LF in an address would end the command and start another (command injection);
         // angle brackets would end the path. The addresses were validated at enqueue; this is the
         // last line of defence.
-        for address in [envelope.sender] + envelope.recipients where !Self.isSafePath(address) {
-            let shown = SMTPReplyParser.sanitize(Array(address.utf8))
+        let unsafe =
+            Self.isSafePath(envelope.sender) ? envelope.recipients.first { !Self.isSafePath($0) } : envelope.sender
+        if let unsafe {
+            let shown = SMTPReplyParser.sanitize(Array(unsafe.utf8))
             return .failedAll(relay: relay, recipients: envelope.recipients, reason: "invalid address <\(shown)>")
         }
         let international = envelope.firstInternationalAddress
@@ -181,7 +188,8 @@ extension SessionStateMachine {
     }
 
     private static func isSafePath(_ address: String) -> Bool {
-        !address.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "<" || $0 == ">" }
+        // All four are ASCII, and in UTF-8 an ASCII byte is never part of another character.
+        !address.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }
     }
 
     private func earlyEnd(_ envelope: Envelope, _ result: DeliveryResult) -> TransactionStart {

@@ -161,8 +161,14 @@ struct SessionStateMachine {
         case .helo: return heloReplied(reply)
         case .starttls: return starttlsReplied(reply)
         case .auth(let step): return authReplied(reply, step: step)
-        case .transaction(let progress): return transactionReplied(reply, progress)
-        case .dotReply(let progress): return dotReplied(reply, progress)
+        case .transaction(let progress):
+            // The state lets go of the progress while it is updated, so its arrays are changed in place
+            // instead of copied for every reply; transactionReplied puts it back before anything else.
+            state = .idle
+            return transactionReplied(reply, progress)
+        case .dotReply(let progress):
+            state = .idle
+            return dotReplied(reply, progress)
         case .resetting(let start): return resetReplied(reply, start)
         case .quitting:
             state = .closed(reason: "closed after QUIT")

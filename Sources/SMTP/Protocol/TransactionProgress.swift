@@ -35,8 +35,11 @@ struct TransactionProgress: Sendable, Equatable {
     let envelope: Envelope
     let pipelined: Bool
     let mailParameters: [String]
-    private(set) var unsent: [Step]
-    private(set) var awaiting: [Step] = []
+    /// The commands are MAIL, one RCPT per recipient and DATA, in that order (`step(at:)`); those before
+    /// `awaited` are answered, those from `awaited` to `sent` are owed a reply, the rest are unsent.
+    /// Two indices instead of arrays of steps: this runs for every reply of every message.
+    private(set) var awaited = 0
+    private(set) var sent = 0
     private(set) var mailReply: SMTPReply?
     private(set) var recipientReplies: [SMTPReply?]
     private(set) var dataReply: SMTPReply?
@@ -47,12 +50,19 @@ struct TransactionProgress: Sendable, Equatable {
         self.envelope = envelope
         self.pipelined = pipelined
         self.mailParameters = mailParameters
-        self.unsent = [.mail] + envelope.recipients.indices.map { .rcpt($0) } + [.data]
         self.recipientReplies = Array(repeating: nil, count: envelope.recipients.count)
     }
 
+    /// MAIL, RCPT… and DATA.
+    private var stepCount: Int { envelope.recipients.count + 2 }
+
+    private func step(at index: Int) -> Step {
+        if index == 0 { return .mail }
+        return index <= envelope.recipients.count ? .rcpt(index - 1) : .data
+    }
+
     /// The reply now owed first, for reasons ("waiting for the reply to RCPT").
-    var awaitedVerb: String { awaiting.first?.verb ?? "MAIL" }
+    var awaitedVerb: String { awaited < sent ? step(at: awaited).verb : "MAIL" }
 
     var mailAccepted: Bool { mailReply?.kind == .positiveCompletion }
     var acceptedCount: Int {
@@ -67,11 +77,8 @@ struct TransactionProgress: Sendable, Equatable {
     /// The first write: with PIPELINING, MAIL, every RCPT and DATA together (RFC 2920 §3.1 lets DATA
     /// end the group), so a message costs one round trip before its data; without it, MAIL alone.
     mutating func firstCommands() -> [SMTPCommand] {
-        let count = pipelined ? unsent.count : 1
-        let steps = Array(unsent.prefix(count))
-        unsent.removeFirst(count)
-        awaiting = steps
-        return steps.map(command)
+        sent = pipelined ? stepCount : 1
+        return (0..<sent).map { command(step(at: $0)) }
     }
 
     func command(_ step: Step) -> SMTPCommand {
@@ -85,8 +92,9 @@ struct TransactionProgress: Sendable, Equatable {
     /// Takes the next reply, which answers the oldest command still owed one (RFC 2920 §3.2: replies
     /// come in command order, and every one must be checked).
     mutating func record(_ reply: SMTPReply) -> Next {
-        guard !awaiting.isEmpty else { return .outOfStep("unexpected reply \(reply)") }
-        let step = awaiting.removeFirst()
+        guard awaited < sent else { return .outOfStep("unexpected reply \(reply)") }
+        let step = self.step(at: awaited)
+        awaited += 1
         let isAnswer =
             reply.kind == .positiveCompletion || reply.kind == .transientNegative
             || reply.kind == .permanentNegative
@@ -110,12 +118,12 @@ struct TransactionProgress: Sendable, Equatable {
             }
             return .ended
         }
-        if !awaiting.isEmpty { return .awaitReply }
+        if awaited < sent { return .awaitReply }
         // Nothing owed. Only without PIPELINING can commands remain unsent.
-        guard mailAccepted, let next = unsent.first else { return .ended }
+        guard mailAccepted, sent < stepCount else { return .ended }
+        let next = self.step(at: sent)
         if next == .data && acceptedCount == 0 { return .ended }
-        unsent.removeFirst()
-        awaiting = [next]
+        sent += 1
         return .send([command(next)])
     }
 

@@ -110,6 +110,25 @@ struct ReplyParserTests {
         #expect(try parser.nextReply() == nil)
         #expect(!parser.hasPartialReply)
     }
+
+    @Test func withoutRawLinesRepliesAndDiscardedCountsAreTheSame() throws {
+        // The daemon parses without raw lines (no transcript, no trace log): the replies, and what a
+        // discard after STARTTLS reports, must not depend on it.
+        let input = Array("250-relay.test\r\n250 HELP\r\n220-first\r\n220-second".utf8)
+        var counts: [Int] = []
+        for keeps in [true, false] {
+            var parser = SMTPReplyParser()
+            parser.keepsRawLines = keeps
+            parser.append(input)
+            let reply = try #require(try parser.nextReply())
+            #expect(reply.reply == SMTPReply(code: 250, lines: ["relay.test", "HELP"]))
+            #expect(reply.rawLines == (keeps ? ["250-relay.test", "250 HELP"] : []))
+            #expect(try parser.nextReply() == nil)
+            #expect(parser.hasPartialReply)
+            counts.append(parser.discardBuffered())
+        }
+        #expect(counts == ["220-first".utf8.count + "220-second".utf8.count, "220-first".utf8.count + "220-second".utf8.count])
+    }
 }
 
 @Suite("Enhanced status codes and capabilities")
