@@ -75,6 +75,23 @@ import Testing
         #expect(partial.state == .failed)
     }
 
+    @Test func summaryNamesTheOutcomeOfEveryRecipientOrPartial() {
+        func summary(_ dispositions: [RecipientDisposition]) -> String {
+            DeliveryResult(relay: "r:25", recipients: dispositions.enumerated().map { ("r\($0.offset)@b.c", $0.element) })
+                .summary
+        }
+        let delivered = RecipientDisposition.delivered("250 ok")
+        let failed = RecipientDisposition.failed("550 no")
+        let deferred = RecipientDisposition.deferred("451 later")
+        #expect(summary([delivered, delivered]) == "delivered")
+        #expect(summary([failed]) == "failed")
+        #expect(summary([deferred, deferred, deferred]) == "deferred")
+        #expect(summary([delivered, failed]) == "partial")
+        #expect(summary([deferred, delivered]) == "partial")
+        #expect(summary([failed, deferred]) == "partial")
+        #expect(summary([]) == "partial")
+    }
+
     @Test func verdictExpiresAtMaxAge() {
         let down = DeliveryResult.deferredAll(relay: "r:25", recipients: ["a@b.c"], reason: "connection refused by r:25")
         let expired = verdict([.deferred], down, now: 1000 + 432_000)

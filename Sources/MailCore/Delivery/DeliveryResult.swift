@@ -51,17 +51,22 @@ public struct DeliveryResult: Sendable, Equatable {
 
     /// A short outcome for attempt records: "delivered", "failed", "deferred" or "partial".
     public var summary: String {
-        let kinds = Set(recipients.map { r -> Int in
-            switch r.disposition {
-            case .delivered: return 0
-            case .failed: return 1
-            case .deferred: return 2
+        // One bit per kind of disposition seen (a Set and three Set literals cost more than the record's
+        // statements' binding, for every attempt).
+        var kinds: UInt8 = 0
+        for recipient in recipients {
+            switch recipient.disposition {
+            case .delivered: kinds |= 1
+            case .failed: kinds |= 2
+            case .deferred: kinds |= 4
             }
-        })
-        if kinds == [0] { return "delivered" }
-        if kinds == [1] { return "failed" }
-        if kinds == [2] { return "deferred" }
-        return "partial"
+        }
+        switch kinds {
+        case 1: return "delivered"
+        case 2: return "failed"
+        case 4: return "deferred"
+        default: return "partial"
+        }
     }
 
     public static func == (lhs: DeliveryResult, rhs: DeliveryResult) -> Bool {
