@@ -13,11 +13,11 @@ import Darwin
 /// deliver many of them twice: it waits once `DeliveryWorker.unrecordedLimit` are pending. Waiting for
 /// the outbox's own commit would put every connection behind the enqueue batches the writer is busy
 /// with; the journal's appends carry only these small records, gathered for at most
-/// `gatherMicroseconds`, so an outcome is durable about half a millisecond after it came. The outbox's writer applies the entries in
-/// the background and reports them applied; a file whose records are all applied is emptied, and once
-/// the current file passes `rotateBytes` appends move on to the other file as soon as it is empty. At
-/// start-up, records left by a crash are applied first (a record applies only to the claim it was made
-/// for, so applying one twice changes nothing).
+/// `gatherMicroseconds`, so an outcome is durable about half a millisecond after it came. The outbox's
+/// writer applies the entries in the background and reports them applied; a file whose records are all
+/// applied is emptied, and once the current file passes `rotateBytes` appends move on to the other file
+/// as soon as it is empty. At start-up, records left by a crash are applied first (a record applies only
+/// to the claim it was made for, so applying one twice changes nothing).
 final class DeliveryJournal: Sendable {
     /// Size past which appends move to the other file (once it is empty).
     static let rotateBytes = 1 << 20
