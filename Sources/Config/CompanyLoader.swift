@@ -34,6 +34,22 @@ public enum CompanyLoader {
         _ value: ConfigValue, configuration: Configuration, environment: [String: String]
     ) -> Result<CompanySettings, ConfigError> {
         let secrets = SecretReader(file: configuration.path, environment: environment)
+        // Any client of the socket may send inline settings, and the test sends the password to a relay
+        // the client names: a password file would let it read any file maild can (another company's
+        // secret, or worse) and have its first line sent wherever it likes. The client gives the
+        // password itself (`mailctl test --settings` reads the file with the caller's own rights).
+        if case .table(let members) = value, members.contains(where: { key, value in
+            if case .string(let path) = value, path.isEmpty { return false }
+            return key == "password_file"
+        }) {
+            return .failure(
+                ConfigError([
+                    ConfigIssue(
+                        file: "settings", key: "password_file",
+                        rule: "is not accepted in inline settings (maild would read the file for any client); "
+                            + "give password instead, or save the company file and test with company")
+                ]))
+        }
         // Inline settings are tested as an enabled file, whatever they say, so the relay checks apply.
         var tree = value
         if case .table(var members) = value {

@@ -1,24 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MailCore
 
 /// A company-style settings file read for the `test` request (`mailctl test --settings FILE`): its
 /// contents as the JSON object the request carries, with relative file paths made absolute against the
-/// file's own directory, as they would be if the file were saved in `companies_dir`.
+/// file's own directory, as they would be if the file were saved in `companies_dir`. A `password_file`
+/// is read here, with the caller's rights, and sent as `password`: maild does not read files named by a
+/// client.
 public enum SettingsFile {
     public static func json(path: String) throws(ConfigError) -> JSONValue {
         guard let bytes = FilePath.readFile(path, limit: 1 << 20) else {
-            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read it")])
+            let reason = String(cString: strerror(errno))
+            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read it: \(reason)")])
         }
         switch ConfigLoader.parseTOML(bytes, file: path) {
         case .failure(let issue): throw ConfigError([issue])
         case .success(let tree):
             let directory = FilePath.directory(of: path)
             guard case .table(let members) = tree else { return .object([]) }
-            return .object(members.map { key, value in
-                if ["password_file", "ca_file"].contains(key), case .string(let s) = value, !s.isEmpty, !s.hasPrefix("$") {
-                    return (key, .string(absolute(FilePath.resolve(s, relativeTo: directory))))
+            var object: [(String, JSONValue)] = []
+            for (key, value) in members {
+                guard case .string(let s) = value, !s.isEmpty, key == "password_file" || key == "ca_file" else {
+                    object.append((key, value.json))
+                    continue
                 }
-                return (key, value.json)
-            })
+                if key == "ca_file" {
+                    object.append((key, .string(s.hasPrefix("$") ? s : absolute(FilePath.resolve(s, relativeTo: directory)))))
+                } else {
+                    object.append(("password", .string(try password(file: s, settings: path, members: members))))
+                }
+            }
+            return .object(object)
+        }
+    }
+
+    /// The password a settings file's `password_file` names, read as maild reads it (its first line).
+    private static func password(file: String, settings path: String, members: [(String, ConfigValue)])
+        throws(ConfigError) -> String
+    {
+        func issue(_ rule: String) -> ConfigError { ConfigError([ConfigIssue(file: path, key: "password_file", rule: rule)]) }
+        if members.contains(where: { $0.0 == "password" }) { throw issue("set password or password_file, not both") }
+        if file.contains("$CREDENTIALS_DIRECTORY") || file.contains("${CREDENTIALS_DIRECTORY}") {
+            throw issue(
+                "names maild's $CREDENTIALS_DIRECTORY, which mailctl cannot read; "
+                    + "save the file in companies_dir and test with --company")
+        }
+        switch SecretReader(file: path, environment: [:]).read(file) {
+        case .success(let secret): return secret.reveal()
+        case .failure(let problem): throw issue(problem.text)
         }
     }
 

@@ -187,3 +187,37 @@ def test_connection_test_failures(tmp_path, daemons, relays, certs):
     assert quiet["error"]["code"] == "smtp_failed" and "timed out" in quiet["error"]["message"]
     assert elapsed < 15  # bounded by the settings' timeout
     assert "Wr0ngSecret!" not in d.log_text()
+
+
+def test_inline_settings_cannot_make_maild_read_a_password_file(tmp_path, daemons, relays, certs):
+    """Any client of the socket may send inline settings; a `password_file` there would have maild read a
+    file of the client's choosing and send its first line to a relay of the client's choosing."""
+    secured = relays("--security", "tls", "--cert", certs / "localhost.pem", "--key", certs / "localhost.key",
+                     "--auth", "mailer:Acme-S3cret", name="secured")
+    glob = relays(name="global")
+    d = daemons(relay_config(glob))
+    secret = tmp_path / "acme.secret"
+    secret.write_text("Acme-S3cret\n")
+    secret.chmod(0o600)
+    settings = {"host": "127.0.0.1", "port": secured.port, "sender": "s@example.com", "security": "tls",
+                "ca_file": str(certs / "ca.pem"), "auth": True, "username": "mailer"}
+    refused = d.request({"op": "test", "to": "a@example.com", "settings": dict(settings, password_file=str(secret))})
+    assert refused["error"]["code"] == "config_invalid"
+    assert "password_file" in refused["error"]["message"] and "give password" in refused["error"]["message"]
+    assert secured.sessions() == 0, "maild connected anyway"
+    assert "Acme-S3cret" not in json.dumps(refused)
+
+    # mailctl reads the file itself, with its caller's rights, and sends the password.
+    saved = tmp_path / "acme.toml"
+    saved.write_text(company_file(secured, sender="s@example.com", security="tls", ca_file=str(certs / "ca.pem"),
+                                  auth=True, username="mailer", password_file="acme.secret"))
+    out = d.mailctl("test", "--settings", saved, "--to", "a@example.com")
+    assert out.returncode == 0, out.stderr
+    (meta, _), = secured.wait_for(1)
+    assert meta["auth_user"] == "mailer"
+    assert b"Acme-S3cret" not in out.stdout + out.stderr
+
+    both = tmp_path / "both.toml"
+    both.write_text(company_file(secured, sender="s@example.com", password="x", password_file="acme.secret"))
+    out = d.mailctl("test", "--settings", both, "--to", "a@example.com")
+    assert out.returncode != 0 and b"password_file: set password or password_file, not both" in out.stderr
