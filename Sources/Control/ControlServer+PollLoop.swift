@@ -14,10 +14,13 @@ extension ControlServer {
         var stopping = false
         var stopDeadline = Double.infinity
         var scratch = [UInt8](repeating: 0, count: 65536)
+        /// The server's access settings, read once per turn of the loop.
+        var access: ControlServer.Access
 
         init(server: ControlServer, handler: Handler) {
             self.server = server
             self.handler = handler
+            access = server.access.current
         }
 
         /// Hands one request line to the handler with the way to answer it.
@@ -35,6 +38,7 @@ extension ControlServer {
             server.serving.set(true)
             while true {
                 server.heartbeat.withLock { $0 = monotonicSeconds() }
+                access = server.access.current
                 if stopping && (connections.values.allSatisfy { $0.outstanding == 0 && !$0.hasOutput }
                     || monotonicSeconds() > stopDeadline)
                 {
@@ -131,20 +135,22 @@ extension ControlServer {
                 let connection = ControlConnection(id: nextID, fd: fd, peer: peer)
                 nextID += 1
                 connections[connection.id] = connection
-                if !isAllowed(peer) {
-                    let uid = peer.map { String($0.uid) } ?? "unknown"
-                    server.logger.notice("peer refused", metadata: ["event": "control_forbidden", "uid": "\(uid)"])
-                    answerAndClose(
-                        connection,
-                        ProtocolError(.forbidden, "uid \(uid) is not allowed to use this socket (see allowed_uids)"))
-                }
+                if !isAllowed(peer) { refuse(connection) }
             }
         }
 
         func isAllowed(_ peer: PeerCredentials?) -> Bool {
-            if server.allowedUIDs.isEmpty { return true }
+            if access.allowedUIDs.isEmpty { return true }
             guard let peer else { return false }
-            return peer.uid == 0 || peer.uid == getuid() || server.allowedUIDs.contains(peer.uid)
+            return peer.uid == 0 || peer.uid == getuid() || access.allowedUIDs.contains(peer.uid)
+        }
+
+        /// The `forbidden` answer for a peer that is not (or, after a reload, no longer) allowed.
+        func refuse(_ connection: ControlConnection) {
+            let uid = connection.peer.map { String($0.uid) } ?? "unknown"
+            server.logger.notice("peer refused", metadata: ["event": "control_forbidden", "uid": "\(uid)"])
+            answerAndClose(
+                connection, ProtocolError(.forbidden, "uid \(uid) is not allowed to use this socket (see allowed_uids)"))
         }
 
         func answerAndClose(_ connection: ControlConnection, _ error: ProtocolError) {
@@ -173,14 +179,20 @@ extension ControlServer {
                 total += n
                 if n < scratch.count { break }
             }
-            let (lines, overLimit) = connection.takeLines(limit: server.maxLineBytes)
+            let (lines, overLimit) = connection.takeLines(limit: access.maxLineBytes)
+            if !lines.isEmpty && !isAllowed(connection.peer) {
+                connection.input = []
+                connection.scanned = 0
+                refuse(connection)
+                return
+            }
             for line in lines { dispatch(line, on: connection) }
             if overLimit {
                 connection.input = []
                 connection.scanned = 0
                 answerAndClose(
                     connection,
-                    ProtocolError(.tooLarge, "request line exceeds max_message_bytes (\(server.maxLineBytes) bytes)"))
+                    ProtocolError(.tooLarge, "request line exceeds max_message_bytes (\(access.maxLineBytes) bytes)"))
             } else if connection.readClosed && !connection.input.isEmpty {
                 // A last line without its newline: answer it too, as a line.
                 dispatch(connection.input, on: connection)

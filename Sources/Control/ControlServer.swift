@@ -44,8 +44,13 @@ public final class ControlServer: Sendable {
     /// A self-pipe: other threads write a byte to wake the poll loop.
     let wakeFD: Int32
     private let wakeWriteFD: Int32
-    let maxLineBytes: Int
-    let allowedUIDs: Set<UInt32>
+    /// Who may use the socket and how long a line may be: replaced by `update` on a reload.
+    struct Access {
+        var allowedUIDs: Set<UInt32>
+        var maxLineBytes: Int
+    }
+
+    let access: Locked<Access>
     let shared = Locked(Shared())
     let logger: Logger
     /// Monotonic seconds of the poll loop's last turn, for the watchdog.
@@ -66,9 +71,21 @@ public final class ControlServer: Sendable {
         }
         wakeFD = pipeFDs[0]
         wakeWriteFD = pipeFDs[1]
-        self.maxLineBytes = maxLineBytes
-        self.allowedUIDs = Set(allowedUIDs)
+        access = Locked(Access(allowedUIDs: Set(allowedUIDs), maxLineBytes: maxLineBytes))
         self.logger = logger
+    }
+
+    /// Applies a reloaded configuration's socket settings: the socket file's mode at once, the allowed
+    /// uids and the line limit from the next request on (a connection whose peer is no longer allowed
+    /// gets `forbidden` at its next request, and is closed). Throws when the mode cannot be set; the
+    /// rest is applied anyway.
+    public func update(mode: UInt32, allowedUIDs: [UInt32], maxLineBytes: Int) throws(ListenerError) {
+        access.withLock { $0 = Access(allowedUIDs: Set(allowedUIDs), maxLineBytes: maxLineBytes) }
+        wake()
+        if chmod(listener.path, mode_t(mode)) != 0 {
+            throw ListenerError(
+                description: "cannot set the mode of \(listener.path): \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit {

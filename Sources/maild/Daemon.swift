@@ -70,7 +70,8 @@ enum Daemon {
         }
         let notifier = SystemdNotifier(environment: environment)
         let reloader = Reloader(
-            store: store, dispatcher: dispatcher, environment: environment, notifier: notifier, logger: logger)
+            store: store, dispatcher: dispatcher, server: server, environment: environment, notifier: notifier,
+            logger: logger)
         let shuttingDown = Locked(false)
         let router = RequestRouter(
             outbox: outbox, dispatcher: dispatcher, configuration: store, reloader: reloader, environment: environment,

@@ -1,4 +1,5 @@
 import Config
+import Control
 import Logging
 import MailCore
 import MailDispatch
@@ -11,14 +12,19 @@ final class Reloader: Sendable {
     let environment: [String: String]
     let logger: Logger
     let notifier: SystemdNotifier?
+    let server: ControlServer
+    /// The socket and database the daemon opened at start: a reload cannot change them.
+    let running: (socket: String, database: String)
     private let serial = ConditionLock()
 
     init(
-        store: ConfigurationStore, dispatcher: Dispatcher, environment: [String: String], notifier: SystemdNotifier?,
-        logger: Logger
+        store: ConfigurationStore, dispatcher: Dispatcher, server: ControlServer, environment: [String: String],
+        notifier: SystemdNotifier?, logger: Logger
     ) {
         self.store = store
         self.dispatcher = dispatcher
+        self.server = server
+        running = (store.current.daemon.socket, store.current.daemon.database)
         self.environment = environment
         self.notifier = notifier
         self.logger = logger
@@ -35,15 +41,23 @@ final class Reloader: Sendable {
                 for warning in new.warnings {
                     logger.warning("configuration warning", metadata: ["event": "config_warning", "detail": "\(warning)"])
                 }
-                for (name, before, after) in [
-                    ("daemon.socket", old.daemon.socket, new.daemon.socket),
-                    ("daemon.database", old.daemon.database, new.daemon.database),
-                ] where before != after {
+                for (name, inUse, asked) in [
+                    ("daemon.socket", running.socket, new.daemon.socket),
+                    ("daemon.database", running.database, new.daemon.database),
+                ] where inUse != asked {
                     logger.warning(
                         "setting needs a restart",
-                        metadata: ["event": "restart_needed", "key": "\(name)", "detail": "still using \(before)"])
+                        metadata: ["event": "restart_needed", "key": "\(name)", "detail": "still using \(inUse)"])
                 }
                 store.replace(with: new)
+                do {
+                    try server.update(
+                        mode: new.daemon.socketMode, allowedUIDs: new.daemon.allowedUIDs,
+                        maxLineBytes: new.daemon.maxMessageBytes)
+                } catch {
+                    logger.error(
+                        "socket mode not applied", metadata: ["event": "socket_mode_failed", "detail": "\(error)"])
+                }
                 KeyValueLogHandler.level.withLock { $0 = Daemon.logLevel(new.daemon.logLevel) }
                 dispatcher.configurationChanged()
                 logger.notice(

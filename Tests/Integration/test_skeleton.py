@@ -262,3 +262,64 @@ def test_mailctl_send_status_show_and_an_absent_daemon(daemons, relay, tmp_path)
     assert absent.stderr.count("\n") == 1 and "cannot connect to maild" in absent.stderr
     refused = d.mailctl("show", "424242")
     assert refused.returncode == 1 and "no message" in refused.stderr.decode()
+
+
+def test_reload_applies_the_socket_settings_and_names_only_real_restarts(daemons, relay):
+    config = relay_config(relay)
+    d = daemons(config, daemon={"socket_mode": "0660", "max_message_bytes": 100000})
+    ping = b'{"op": "ping", "req": "' + b"x" * 5000 + b'"}'
+    assert d.request(ping)["ok"]
+
+    d.daemon_keys.update(socket_mode="0600", max_message_bytes=4096)
+    d.write_config(config)
+    assert d.request({"op": "reload"})["ok"]
+    assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o600
+    with d.connect() as s:
+        s.sendall(ping + b"\n")
+        answer = json.loads(read_line(s))
+        assert answer["error"]["code"] == "too_large" and "4096" in answer["error"]["message"]
+    assert "restart_needed" not in d.log_text()
+
+    # A socket or database the daemon is not using needs a restart; going back to the ones in use does not.
+    moved = dict(d.daemon_keys)
+    d.daemon_keys.update(socket=str(d.dir / "other.sock"), database=str(d.dir / "other.db"))
+    d.write_config(config)
+    assert d.request({"op": "reload"})["ok"]
+    assert d.log_text().count("event=restart_needed") == 2
+    assert "still using %s" % d.socket in d.log_text()
+    d.daemon_keys = moved
+    d.write_config(config)
+    assert d.request({"op": "reload"})["ok"]
+    assert d.log_text().count("event=restart_needed") == 2
+    assert not (d.dir / "other.db").exists()
+
+
+def test_reload_takes_away_a_uid_from_allowed_uids(relay):
+    python = "/usr/bin/python3"
+    if not os.path.exists(python) or os.getuid() != 0:
+        pytest.skip("needs root and the system python3 to run a client as another user")
+    shared = tempfile.mkdtemp(prefix="maild-uid-", dir="/tmp")
+    os.chmod(shared, 0o755)
+    config = relay_config(relay)
+    d = Maild(shared, config, daemon={"socket_mode": "0666", "allowed_uids": [65534]})
+    # A client of uid 65534 connected before the reload: pings, waits for a line on stdin, pings again.
+    script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f=s.makefile('rb')\n"
+              "s.sendall(b'{\"op\":\"ping\"}\\n'); print(f.readline().decode().strip(), flush=True)\n"
+              "sys.stdin.readline(); s.sendall(b'{\"op\":\"ping\"}\\n'); print(f.readline().decode().strip(), flush=True)")
+    client = subprocess.Popen([python, "-c", script, str(d.socket)], user=65534, group=65534,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(client.stdout.readline())["ok"]
+        d.daemon_keys["allowed_uids"] = [4242]
+        d.write_config(config)
+        assert d.request({"op": "reload"})["ok"]
+        client.stdin.write("\n")
+        client.stdin.flush()
+        answer = json.loads(client.stdout.readline())
+        assert answer["error"]["code"] == "forbidden" and "65534" in answer["error"]["message"]
+        assert client.wait(20) == 0
+    finally:
+        if client.poll() is None:
+            client.kill()
+        assert d.stop() == 0
+        shutil.rmtree(shared, ignore_errors=True)
