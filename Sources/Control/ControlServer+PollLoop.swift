@@ -16,6 +16,12 @@ extension ControlServer {
         var scratch = [UInt8](repeating: 0, count: 65536)
         /// The server's access settings, read once per turn of the loop.
         var access: ControlServer.Access
+        /// While out of file descriptors (or kernel memory) the listener is not polled until then: it
+        /// stays readable, and polling it would spin. Waiting clients stay in the listen backlog.
+        var acceptPausedUntil = 0.0
+        /// The last warning about it, and how many pauses since (one warning a minute at most).
+        var acceptWarnedAt = -Double.infinity
+        var acceptPauses = 0
 
         init(server: ControlServer, handler: Handler) {
             self.server = server
@@ -47,7 +53,8 @@ extension ControlServer {
                 fds.removeAll(keepingCapacity: true)
                 order.removeAll(keepingCapacity: true)
                 fds.append(pollfd(fd: server.wakeFD, events: Int16(POLLIN), revents: 0))
-                fds.append(pollfd(fd: stopping ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
+                let acceptPaused = monotonicSeconds() < acceptPausedUntil
+                fds.append(pollfd(fd: stopping || acceptPaused ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
                 for connection in connections.values {
                     var events: Int32 = 0
                     if (connection.wantsInput && !stopping) || connection.lingerUntil != nil { events |= Int32(POLLIN) }
@@ -55,7 +62,8 @@ extension ControlServer {
                     fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
                 }
-                let ready = poll(&fds, nfds_t(fds.count), 1000)
+                let timeout = acceptPaused ? Int32(max(1, min(1000, (acceptPausedUntil - monotonicSeconds()) * 1000))) : 1000
+                let ready = poll(&fds, nfds_t(fds.count), timeout)
                 if ready < 0 && errno != EINTR {
                     server.logger.error("poll failed", metadata: ["event": "control_poll_failed", "error": "\(errno)"])
                     break
@@ -120,11 +128,14 @@ extension ControlServer {
             while true {
                 let fd = accept(server.listener.fd, nil, nil)
                 if fd < 0 {
-                    if errno == EINTR { continue }
-                    if errno != EAGAIN && errno != EWOULDBLOCK {
+                    let error = errno
+                    if error == EINTR { continue }
+                    if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                        pauseAccepting(error)
+                    } else if error != EAGAIN && error != EWOULDBLOCK && error != ECONNABORTED {
                         server.logger.warning(
                             "accept failed",
-                            metadata: ["event": "control_accept_failed", "error": "\(String(cString: strerror(errno)))"])
+                            metadata: ["event": "control_accept_failed", "error": "\(String(cString: strerror(error)))"])
                     }
                     return
                 }
@@ -137,6 +148,22 @@ extension ControlServer {
                 connections[connection.id] = connection
                 if !isAllowed(peer) { refuse(connection) }
             }
+        }
+
+        /// Stops polling the listener for 100 ms after accept(2) ran out of descriptors or memory.
+        mutating func pauseAccepting(_ error: Int32) {
+            let now = monotonicSeconds()
+            acceptPausedUntil = now + 0.1
+            acceptPauses += 1
+            guard now - acceptWarnedAt >= 60 else { return }
+            server.logger.warning(
+                "cannot accept clients; retrying every 100 ms",
+                metadata: [
+                    "event": "control_accept_paused", "error": "\(String(cString: strerror(error)))",
+                    "connections": "\(connections.count)", "pauses": "\(acceptPauses)",
+                ])
+            acceptWarnedAt = now
+            acceptPauses = 0
         }
 
         func isAllowed(_ peer: PeerCredentials?) -> Bool {

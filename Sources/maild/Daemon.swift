@@ -28,6 +28,17 @@ enum Daemon {
         MessageState.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", ")
     }
 
+    /// Raises the soft limit on open files to the hard one (systemd's default soft limit is 1024, its
+    /// hard limit far higher): every client of the socket and every relay connection holds a descriptor,
+    /// and maild uses poll(2), never select(2), so descriptors above 1024 are fine.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     static func run(configuration: Configuration, environment: [String: String]) -> Int32 {
         // Signals are taken synchronously by this (main) thread with sigwait; every other thread inherits
@@ -39,6 +50,7 @@ enum Daemon {
         // OpenSSL writes with plain write(): a relay that closes must not kill the daemon.
         signal(SIGPIPE, SIG_IGN)
         MemoryTuning.limitMallocArenas()
+        raiseDescriptorLimit()
 
         KeyValueLogHandler.level.withLock { $0 = logLevel(configuration.daemon.logLevel) }
         LoggingSystem.bootstrap { KeyValueLogHandler(label: $0) }

@@ -323,3 +323,25 @@ def test_reload_takes_away_a_uid_from_allowed_uids(relay):
             client.kill()
         assert d.stop() == 0
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_out_of_file_descriptors_the_daemon_waits_instead_of_spinning(daemons, relay):
+    import resource
+    d = daemons(relay_config(relay))
+    with d.connect() as kept:
+        resource.prlimit(d.process.pid, resource.RLIMIT_NOFILE, (64, 64))
+        clients = []
+        try:
+            for _ in range(100):  # more than the daemon can accept: the rest wait in the backlog
+                clients.append(d.connect())
+            wait_until(lambda: "event=control_accept_paused" in d.log_text(), message="the pause to be logged")
+            # A connection accepted before is served meanwhile; a spinning loop would log on every turn.
+            for _ in range(20):
+                kept.sendall(b'{"op": "ping"}\n')
+                assert json.loads(read_line(kept))["ok"]
+            assert d.log_text().count("event=control_accept_paused") == 1
+            assert "control_accept_failed" not in d.log_text()
+        finally:
+            for c in clients:
+                c.close()
+    assert d.request({"op": "ping"})["ok"]  # descriptors free again: new clients are served
