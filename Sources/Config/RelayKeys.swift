@@ -35,7 +35,7 @@ enum RelayKeys {
         }
         if !caFile.isEmpty {
             let path = secrets.resolve(caFile)
-            if let problem = secrets.checkReadable(path) {
+            if let problem = secrets.checkCertificates(path) {
                 r.issue("ca_file", problem)
             }
             relay.caFile = path

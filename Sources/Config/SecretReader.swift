@@ -37,8 +37,18 @@ final class SecretReader {
         return FilePath.resolve(p, relativeTo: directory)
     }
 
-    func checkReadable(_ path: String) -> String? {
-        access(path, R_OK) == 0 ? nil : "cannot read \(path): \(String(cString: strerror(errno)))"
+    /// A problem with a `ca_file`: unreadable, or without a PEM certificate (OpenSSL would refuse it at the
+    /// first TLS connection, and every message for that relay would wait in the queue).
+    func checkCertificates(_ path: String) -> String? {
+        guard let bytes = FilePath.readFile(path, limit: 16 << 20) else {
+            return "cannot read \(path): \(String(cString: strerror(errno)))"
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
+        else {
+            return "\(path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        }
+        return nil
     }
 
     /// The first line of a password file. A file readable by group or others is a warning.

@@ -142,6 +142,19 @@ import Testing
             })
     }
 
+    @Test func refusesACAFileWithoutACertificate() throws {
+        let dir = ConfigDirectory()
+        dir.write("garbage.pem", "garbage\n")
+        dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        #expect(
+            dir.issues("[smtp]\nsecurity = \"tls\"\nca_file = \"garbage.pem\"\n").contains {
+                $0.hasSuffix("maild.toml: smtp.ca_file: \(dir.path)/garbage.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            })
+        #expect(dir.issues("[smtp]\nca_file = \"missing.pem\"\n").contains { $0.contains("smtp.ca_file: cannot read") })
+        let c = try dir.load("[smtp]\nsecurity = \"tls\"\nca_file = \"ca.pem\"\n")
+        #expect(c.smtp.relay.caFile == dir.path + "/ca.pem")
+    }
+
     @Test func refusesBadCompanyFileNames() {
         let dir = ConfigDirectory()
         dir.write("companies.d/-bad.toml", "enabled = false\n")
