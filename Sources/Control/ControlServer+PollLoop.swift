@@ -29,10 +29,18 @@ extension ControlServer {
             access = server.access.current
         }
 
-        /// Hands one request line to the handler with the way to answer it.
+        /// Hands one request line to the handler with the way to answer it. Once the daemon is stopping,
+        /// a request read while earlier answers are still owed is answered `unavailable` here, in its turn.
         func dispatch(_ line: [UInt8], on connection: ControlConnection) {
             let sequence = connection.nextSequence
             connection.nextSequence += 1
+            if stopping {
+                let (req, _) = Request.decode(line: line)
+                connection.complete(
+                    sequence: sequence,
+                    line: Response.failure(ProtocolError(.unavailable, "maild is shutting down")).line(req: req))
+                return
+            }
             handler.handle(
                 line: line, peer: connection.peer,
                 reply: ControlReply(server: server, connection: connection.id, sequence: sequence))
@@ -57,7 +65,7 @@ extension ControlServer {
                 fds.append(pollfd(fd: stopping || acceptPaused ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
                 for connection in connections.values {
                     var events: Int32 = 0
-                    if (connection.wantsInput && !stopping) || connection.lingerUntil != nil { events |= Int32(POLLIN) }
+                    if connection.wantsInput || connection.lingerUntil != nil { events |= Int32(POLLIN) }
                     if connection.hasOutput { events |= Int32(POLLOUT) }
                     fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
@@ -77,7 +85,7 @@ extension ControlServer {
                         discardInput(connection)
                         continue
                     }
-                    if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && connection.wantsInput && !stopping {
+                    if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && connection.wantsInput {
                         readFrom(connection)
                     } else if revents & Int32(POLLERR) != 0 {
                         drop(connection)

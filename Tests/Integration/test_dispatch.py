@@ -215,6 +215,24 @@ def test_sigterm_lets_the_transaction_in_flight_finish(daemons, relays):
     assert len(relay.messages()) == 1
 
 
+def test_a_request_read_while_stopping_is_answered_unavailable(daemons, relays):
+    relay = relays("--data-delay", "2")
+    d = daemons(relay_config(relay))
+    with d.connect() as s:
+        s.sendall(b'{"op": "test", "to": "admin@example.com", "req": "test"}\n')
+        wait_until(lambda: [e for e in relay.events() if e["event"] == "data_received"],
+                   message="the test e-mail's data to be in flight")
+        d.signal(signal.SIGTERM)
+        wait_until(lambda: "event=stopping" in d.log_text(), message="maild to begin stopping")
+        s.sendall(b'{"op": "ping", "req": "after"}\n')
+        answers = s.makefile("rb")
+        first, second = json.loads(answers.readline()), json.loads(answers.readline())
+    assert first["req"] == "test" and first["ok"], first
+    assert second == {"ok": False, "req": "after",
+                      "error": {"code": "unavailable", "message": "maild is shutting down"}}
+    assert d.process.wait(30) == 0
+
+
 def test_retention_sweeps_final_messages_only(daemons, relays):
     relay = relays()
     d = daemons(relay_config(relay), daemon={"retention": 1})
