@@ -10,62 +10,83 @@ enum Sendmail {
         var recipients: [String] = []
         var fromHeaders = false
         var sender: String?
+        /// `-F`: the full name of a From header added when the message has none.
+        var fullName: String?
         var dotEndsInput = true
+        /// `-q`: deliver the queue now (maild's `flush`) instead of sending a message.
+        var flushQueue = false
         var company: String? = getenv("MAILD_COMPANY").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         var socket: String?
     }
 
     struct UsageError: Error { let message: String }
 
+    /// Postfix's sendmail options, parsed as its getopt(3) string `A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:r:q:tvx`
+    /// does: flags cluster (`-ti`), an option's value is the rest of its word or the next word (`-fa@b`,
+    /// `-f a@b`), and `--` ends the options.
+    static let optionsWithValue: Set<Character> = ["A", "B", "C", "F", "L", "N", "O", "R", "V", "X", "b", "e", "f", "h", "o", "p", "r", "q"]
+    static let flags: Set<Character> = ["G", "I", "U", "c", "i", "m", "n", "t", "v", "x"]
+
     static func parse(_ args: [String]) throws(UsageError) -> Arguments {
         var result = Arguments()
         var i = 0
-        func value(_ flag: String, _ attached: Substring) throws(UsageError) -> String {
-            if !attached.isEmpty { return String(attached) }
-            i += 1
-            guard i < args.count else { throw UsageError(message: "\(flag) needs a value") }
-            return args[i]
-        }
         var optionsDone = false
         while i < args.count {
             let arg = args[i]
+            i += 1
             if optionsDone || !arg.hasPrefix("-") || arg == "-" {
                 result.recipients.append(arg)
-                i += 1
                 continue
             }
             if arg == "--" {
                 optionsDone = true
-                i += 1
                 continue
             }
-            if arg.hasPrefix("--company") || arg.hasPrefix("--socket") {
-                let name = arg.hasPrefix("--company") ? "--company" : "--socket"
-                let v = try value(name, arg.dropFirst(name.count).drop(while: { $0 == "=" }))
-                if name == "--company" { result.company = v } else { result.socket = v }
-                i += 1
-                continue
-            }
-            let flag = arg.dropFirst().first!
-            let rest = arg.dropFirst(2)
-            switch flag {
-            case "t": result.fromHeaders = true
-            case "i": result.dotEndsInput = false
-            case "f", "r": result.sender = try value("-\(flag)", rest)
-            case "F", "B", "N", "R", "V", "X", "L", "O", "C", "h", "q":
-                // Full name, body type, DSN, return, envelope id, log file, …: accepted, no meaning here.
-                if rest.isEmpty && "FBNRVXLOCh".contains(flag) { _ = try value("-\(flag)", rest) }
-            case "o":
-                if rest == "i" { result.dotEndsInput = false }  // -oi; other -o options are ignored
-            case "v", "m", "n", "U", "G": break
-            case "b":
-                guard rest == "m" || rest.isEmpty else {
-                    throw UsageError(message: "-b\(rest) is not supported; maild only queues mail (-bm)")
+            if arg.hasPrefix("--") {
+                let (name, attached) = arg.firstIndex(of: "=").map { (String(arg[..<$0]), String(arg[arg.index(after: $0)...])) }
+                    ?? (arg, nil)
+                guard name == "--company" || name == "--socket" else { throw UsageError(message: "unknown option \(arg)") }
+                var value = attached
+                if value == nil {
+                    guard i < args.count else { throw UsageError(message: "\(name) needs a value") }
+                    value = args[i]
+                    i += 1
                 }
-            default:
-                throw UsageError(message: "unknown option \(arg)")
+                if name == "--company" { result.company = value } else { result.socket = value }
+                continue
             }
-            i += 1
+            var letters = Substring(arg.dropFirst())
+            while let letter = letters.first {
+                letters = letters.dropFirst()
+                if flags.contains(letter) {
+                    if letter == "t" { result.fromHeaders = true }
+                    if letter == "i" { result.dotEndsInput = false }
+                    continue
+                }
+                guard optionsWithValue.contains(letter) else {
+                    throw UsageError(message: "unknown option -\(letter) (in \(arg))")
+                }
+                // `-q` alone (Postfix: deliver the queue now) takes no value; `-q1h` ignores its interval.
+                if letter == "q" {
+                    result.flushQueue = true
+                    break
+                }
+                var value = String(letters)
+                letters = ""
+                if value.isEmpty {
+                    guard i < args.count else { throw UsageError(message: "-\(letter) needs a value") }
+                    value = args[i]
+                    i += 1
+                }
+                switch letter {
+                case "f", "r": result.sender = value
+                case "F": result.fullName = value
+                case "o" where value == "i": result.dotEndsInput = false  // -oi; other -o options mean nothing here
+                case "b" where value != "m":
+                    throw UsageError(message: "-b\(value) is not supported; maild only queues mail (-bm)")
+                default: break  // body type, DSN, envelope id, log file, …: accepted, no meaning here
+                }
+            }
         }
         return result
     }
@@ -76,10 +97,11 @@ enum Sendmail {
             arguments = try parse(args)
         } catch {
             printError("sendmail: \(error.message)")
-            printError("usage: sendmail [-t] [-i] [-f sender] [--company ID] [recipient ...]")
+            printError("usage: sendmail [-t] [-i] [-f sender] [-F full-name] [--company ID] [recipient ...]")
             return ExitStatus.usage
         }
-        let message = readStandardInput(stopAtDot: arguments.dotEndsInput)
+        if arguments.flushQueue { return flushQueue(socket: arguments.socket) }
+        var message = readStandardInput(stopAtDot: arguments.dotEndsInput)
         if message.isEmpty {
             printError("sendmail: no message on standard input")
             return ExitStatus.noInput
@@ -96,6 +118,12 @@ enum Sendmail {
         if recipients.isEmpty {
             printError("sendmail: no recipients (give them as arguments, or use -t to read To, Cc and Bcc)")
             return ExitStatus.usage
+        }
+        // Like Postfix's cleanup: a message without a From header gets one, from -f and -F.
+        if let sender = arguments.sender, !HeaderRecipients.headerFields(message).contains(where: { $0.0.lowercased() == "from" }) {
+            // After an mbox "From " line, which maild drops: it must stay first.
+            let at = message.starts(with: Array("From ".utf8)) ? (message.firstIndex(of: 0x0A).map { $0 + 1 } ?? message.count) : 0
+            message.insert(contentsOf: HeaderRecipients.fromHeader(address: sender, fullName: arguments.fullName), at: at)
         }
         var raw: [(String, JSONValue)] = []
         if let company = arguments.company { raw.append(("company", .string(company))) }
@@ -126,6 +154,26 @@ enum Sendmail {
     }
 }
 
+extension Sendmail {
+    /// `sendmail -q`: every deferred message due now (maild's `flush`).
+    static func flushQueue(socket: String?) -> Int32 {
+        do {
+            let answer = try exchange(.object([("op", "flush")]), socket: socket)
+            guard answer["ok"]?.boolValue == true else {
+                printError("sendmail: \(answer["error"]?["message"]?.stringValue ?? "refused")")
+                return ExitStatus.tempFail
+            }
+            return 0
+        } catch {
+            printError("sendmail: \(error)")
+            switch error {
+            case .unreachable: return ExitStatus.unavailable
+            case .protocolFailure: return ExitStatus.tempFail
+            }
+        }
+    }
+}
+
 /// The recipients named in a message's To, Cc and Bcc headers (for `sendmail -t`).
 enum HeaderRecipients {
     struct Problem: Error, CustomStringConvertible { let description: String }
@@ -136,7 +184,7 @@ enum HeaderRecipients {
             let lower = name.lowercased()
             guard lower == "to" || lower == "cc" || lower == "bcc" else { continue }
             do {
-                recipients += try Mailbox.parseList(stripGroups(value)).map(\.address.string)
+                recipients += try Mailbox.parseList(stripGroups(removingComments(value))).map(\.address.string)
             } catch {
                 throw Problem(description: "\(name) header: \(error)")
             }
@@ -144,13 +192,14 @@ enum HeaderRecipients {
         return recipients
     }
 
-    /// The unfolded header fields, up to the first empty line.
+    /// The unfolded header fields, up to the first empty line. Lines end in LF or CRLF (split as bytes: a
+    /// Swift String holds CR LF as one Character, which a split on "\n" would never find).
     static func headerFields(_ message: [UInt8]) -> [(String, String)] {
-        let text = String(decoding: message, as: UTF8.self)
         var fields: [(String, String)] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
+        for rawLine in message.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            var bytes = rawLine
+            if bytes.last == 0x0D { bytes = bytes.dropLast() }
+            let line = Substring(String(decoding: bytes, as: UTF8.self))
             if line.isEmpty { break }
             if line.first == " " || line.first == "\t" {
                 if !fields.isEmpty { fields[fields.count - 1].1 += " " + line.trimmingSpaces }
@@ -160,6 +209,25 @@ enum HeaderRecipients {
             fields.append((String(line[..<colon]).trimmingSpaces, String(line[line.index(after: colon)...]).trimmingSpaces))
         }
         return fields
+    }
+
+    /// `From: Full Name <address>` and its line end, for a message that has no From header. The name is
+    /// sent as a quoted string, or as an RFC 2047 encoded word when it is not ASCII.
+    static func fromHeader(address: String, fullName: String?) -> [UInt8] {
+        let bare = (try? Mailbox.parse(address))?.address.string ?? address
+        guard let name = fullName?.trimmingSpaces, !name.isEmpty else { return Array("From: \(bare)\n".utf8) }
+        let phrase: String
+        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            var quoted = "\""
+            for c in name {
+                if c == "\"" || c == "\\" { quoted.append("\\") }
+                quoted.append(c)
+            }
+            phrase = quoted + "\""
+        } else {
+            phrase = "=?UTF-8?B?" + Base64.encodeToString(Array(name.utf8)) + "?="
+        }
+        return Array("From: \(phrase) <\(bare)>\n".utf8)
     }
 
     /// `undisclosed-recipients:;` and `team: a@b, c@d;` → the addresses inside the group.

@@ -12,6 +12,8 @@ import Outbox
 /// into reloads and a graceful stop (SPEC §5).
 enum Daemon {
     static let version = "0.1.0"
+    /// Seconds past the longest relay timeout that a stop waits for the delivery threads.
+    static let recordGrace = 5.0
 
     static func logLevel(_ setting: LogLevelSetting) -> Logger.Level {
         switch setting {
@@ -127,10 +129,11 @@ enum Daemon {
         logger.notice("stopping", metadata: ["event": "stopping"])
         shuttingDown.withLock { $0 = true }
         server.stop()
-        // In-flight transactions finish, each bounded by its relay's timeout (SPEC §5).
+        // In-flight transactions finish, each bounded by its relay's timeout (SPEC §5); a few seconds
+        // more let one that times out (a final dot never answered) record its uncertain attempt.
         let config = store.current
         let longest = ([config.smtp] + config.companies.values.map(\.policy)).map(\.relay.timeout).max() ?? 180
-        dispatcher.stop(deadline: monotonicSeconds() + Double(longest))
+        dispatcher.stop(deadline: monotonicSeconds() + Double(longest) + Daemon.recordGrace)
         _ = serverDone.wait(seconds: 30)
         outbox.close()
         logger.notice("stopped", metadata: ["event": "stopped"])

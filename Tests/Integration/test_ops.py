@@ -149,6 +149,61 @@ def test_sendmail_without_i_stops_at_a_lone_dot(daemons, relay):
     assert b"line one" in raw and b"not part of it" not in raw
 
 
+def test_sendmail_flags_cluster_as_in_postfix(daemons, relay):
+    d = daemons(relay_config(relay))
+    body = b"From: cron@acme.example\nTo: ops@acme.example\nSubject: clustered\n\nline1\n.\nline3\n"
+    for flags in (["-ti"], ["-it"], ["-tifcron@acme.example"], ["-oem", "-odi", "-Am", "-x", "-c", "-I", "-t", "-i"]):
+        out = sendmail(d, *flags, message=body)
+        assert out.returncode == 0, (flags, out.stderr)
+    messages = relay.wait_for(4)
+    for meta, raw in messages:
+        assert meta["rcpt_tos"] == ["ops@acme.example"]
+        assert b"line1\r\n.\r\nline3" in raw.replace(b"\r\n..\r\n", b"\r\n.\r\n")  # -i kept the lone dot
+    assert sendmail(d, "-tz", message=body).returncode == 64
+
+
+def test_sendmail_t_with_crlf_input_and_comments_in_addresses(daemons, relay):
+    d = daemons(relay_config(relay))
+    crlf = (b"To: ana@example.com (Ana), Bob <bob@example.com> (work)\r\nFrom: a@acme.example\r\n"
+            b"Subject: crlf\r\n\r\nl1\r\n")
+    out = sendmail(d, "-t", message=crlf)
+    assert out.returncode == 0, out.stderr
+    (meta, raw), = relay.wait_for(1)
+    assert sorted(meta["rcpt_tos"]) == ["ana@example.com", "bob@example.com"]
+    assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == "crlf"
+
+
+def test_sendmail_adds_a_from_header_from_f_and_F(daemons, relay):
+    d = daemons(relay_config(relay))
+    out = sendmail(d, "-F", "Cron Daemon", "-f", "root@acme.example", "-t",
+                   message=b"To: ops@acme.example\nSubject: no from\n\nbody\n")
+    assert out.returncode == 0, out.stderr
+    out = sendmail(d, "-FJoão Ação", "-froot@acme.example", "ops@acme.example", message=b"Subject: two\n\nbody\n")
+    assert out.returncode == 0, out.stderr
+    first, second = relay.wait_for(2)
+    m = email.message_from_bytes(first[1], policy=email.policy.default)
+    assert str(m["From"]) == "Cron Daemon <root@acme.example>" and first[0]["mail_from"] == "root@acme.example"
+    m = email.message_from_bytes(second[1], policy=email.policy.default)
+    assert str(m["From"]) == "João Ação <root@acme.example>"
+    # A From header of its own is kept as it is.
+    out = sendmail(d, "-F", "Ignored", "-f", "bounces@acme.example", "x@example.com", message=MESSAGE)
+    assert out.returncode == 0, out.stderr
+    third = relay.wait_for(3)[2]
+    assert b"From: Reports <reports@acme.example>" in third[1] and b"Ignored" not in third[1]
+
+
+def test_sendmail_q_delivers_the_queue_now(daemons, relays):
+    relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 later;250 OK")
+    hour_later = relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200")
+    d = daemons(hour_later)
+    message_id = d.enqueue({"to": ["ana@example.com"], "subject": "later", "text": "t"})
+    d.wait_state(message_id, "deferred")
+    out = sendmail(d, "-q", message=b"")
+    assert out.returncode == 0, out.stderr
+    d.wait_state(message_id, "sent")
+    assert len(relay.messages()) == 1
+
+
 def test_sendmail_company_and_exit_codes(daemons, relays):
     glob, acme = relays(name="g"), relays(name="a")
     d = daemons(relay_config(glob), companies={"acme": "enabled = true\nhost = \"127.0.0.1\"\nport = %d\n"

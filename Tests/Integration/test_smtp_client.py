@@ -187,3 +187,19 @@ def test_non_ascii_address_needs_smtputf8(daemons, relays):
     (meta, _), = capable.wait_for(1)
     assert meta["rcpt_tos"] == ["joão@exemplo.com.br"]
     assert "SMTPUTF8" in meta["mail_options"]
+
+
+def test_sigterm_while_waiting_for_the_final_reply_records_the_uncertain_attempt(daemons, relays):
+    relay = relays("--hang-after-data")
+    d = daemons(relay_config(relay))  # timeout = 10, the least allowed
+    message_id = d.enqueue({"to": ["bob@example.com"], "subject": "x", "text": "y"})
+    wait_until(lambda: [e for e in relay.events() if e["event"] == "data_received"],
+               message="the message data to be sent")
+    assert d.stop(timeout=40) == 0
+    relay.stop()  # what follows must not hang again
+    d.start()
+    shown = d.show(message_id)
+    assert shown["attempts"], shown
+    first = shown["attempts"][0]
+    assert first["outcome"] == "deferred" and first["uncertain"] is True and "timed out" in first["error"], shown
+    assert shown["uncertain"] is True

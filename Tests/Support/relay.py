@@ -124,8 +124,9 @@ class Handler:
         if self.args.drop_after_data:
             server.transport.close()
             return "421 4.3.0 closing"
-        if self.args.data_delay:
+        if self.args.data_delay or self.args.hang_after_data:
             self.recorder.event(session=server.number, event="data_received")
+        if self.args.data_delay:
             await asyncio.sleep(self.args.data_delay)
         if self.args.hang_after_data:
             await asyncio.sleep(3600)

@@ -80,36 +80,3 @@ enum RawMessageError: Error {
     }
 }
 
-/// Removes RFC 5322 §3.2.2 comments (nested parentheses, outside quoted strings) from a structured value, so
-/// that `root@example.com (Cron Daemon)` parses as an address.
-func removingComments(_ text: String) -> String {
-    guard text.utf8.contains(0x28) else { return text }
-    var out = String.UnicodeScalarView()
-    var depth = 0
-    var inQuotes = false
-    var escaped = false
-    for s in text.unicodeScalars {
-        if escaped {
-            escaped = false
-            if depth == 0 { out.append(s) }
-            continue
-        }
-        if s == "\\" && (inQuotes || depth > 0) {
-            escaped = true
-            if depth == 0 { out.append(s) }
-            continue
-        }
-        if depth == 0 && s == "\"" { inQuotes.toggle() }
-        if !inQuotes && s == "(" {
-            depth += 1
-            continue
-        }
-        if !inQuotes && s == ")" && depth > 0 {
-            depth -= 1
-            if depth == 0 { out.append(" ") }
-            continue
-        }
-        if depth == 0 { out.append(s) }
-    }
-    return String(out)
-}
