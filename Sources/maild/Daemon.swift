@@ -7,6 +7,7 @@ import Logging
 import MailCore
 import MailDispatch
 import Outbox
+import SMTP
 
 /// The running daemon: composes the outbox, the dispatcher and the control server, and turns signals
 /// into reloads and a graceful stop (SPEC §5).
@@ -129,11 +130,14 @@ enum Daemon {
         logger.notice("stopping", metadata: ["event": "stopping"])
         shuttingDown.withLock { $0 = true }
         server.stop()
-        // In-flight transactions finish, each bounded by its relay's timeout (SPEC §5); a few seconds
-        // more let one that times out (a final dot never answered) record its uncertain attempt.
+        // In-flight transactions finish within the longest relay timeout (SPEC §5): by then every SMTP
+        // wait ends, a final-dot reply's too, and a few seconds more let such an attempt be recorded as
+        // deferred and uncertain.
         let config = store.current
         let longest = ([config.smtp] + config.companies.values.map(\.policy)).map(\.relay.timeout).max() ?? 180
-        dispatcher.stop(deadline: monotonicSeconds() + Double(longest) + Daemon.recordGrace)
+        let stopAt = monotonicSeconds() + Double(longest)
+        WaitLimit.end(at: stopAt)
+        dispatcher.stop(deadline: stopAt + Daemon.recordGrace)
         _ = serverDone.wait(seconds: 30)
         outbox.close()
         logger.notice("stopped", metadata: ["event": "stopped"])

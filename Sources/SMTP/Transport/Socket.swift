@@ -29,18 +29,19 @@ final class Socket {
     }
 
     /// Waits until the socket is ready for `events` (POLLIN/POLLOUT), or an error or hang-up is
-    /// pending (the next call reports it). Returns false when `deadline` passed first.
+    /// pending (the next call reports it). Returns false when `deadline` (or the process's `WaitLimit`)
+    /// passed first.
     func wait(for events: Int16, until deadline: Double) throws(SystemCallError) -> Bool {
         var fds = pollfd(fd: descriptor, events: events, revents: 0)
         while true {
             var expired = false
             let ready = try systemCall("poll") { () -> Int32 in
-                let remaining = deadline - monotonicSeconds()
+                let remaining = min(deadline, WaitLimit.current) - monotonicSeconds()
                 if remaining <= 0 {
                     expired = true
                     return 0
                 }
-                return poll(&fds, 1, Int32(min((remaining * 1000).rounded(.up), 86_400_000)))
+                return poll(&fds, 1, Int32((min(remaining, WaitLimit.slice) * 1000).rounded(.up)))
             }
             if expired { return false }
             if ready > 0 { return true }
