@@ -173,7 +173,9 @@ public final class SMTPConnection {
             } catch .closed {
                 return closedByRelay()
             } catch {
-                return machine.transportFailed(failure(error, waited: max(deadline - started, 0)))
+                // What was waited: less than the timeout when the stop's WaitLimit cut it short.
+                let waited = min(max(deadline - started, 0), monotonicSeconds() - started)
+                return machine.transportFailed(failure(error, waited: waited))
             }
         }
     }
@@ -208,7 +210,8 @@ public final class SMTPConnection {
             logger.debug("smtp TLS established", metadata: ["tls": "\(description)", "verified": "\(relay.tlsVerify)"])
             return machine.tlsEstablished()
         } catch {
-            return machine.transportFailed(failure(error, waited: max(deadline - started, 0)))
+            let waited = min(max(deadline - started, 0), monotonicSeconds() - started)
+            return machine.transportFailed(failure(error, waited: waited))
         }
     }
 
