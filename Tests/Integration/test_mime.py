@@ -101,3 +101,20 @@ def test_too_large_request(daemons, relay):
     answer = d.request({"op": "enqueue", "message": {"to": ["a@example.com"], "text": "x" * 200000}})
     assert answer["error"]["code"] == "too_large"
     assert d.request({"op": "list"})["messages"] == []
+
+
+def test_internationalised_domains_go_as_a_labels_to_a_relay_without_smtputf8(daemons, relay):
+    d = daemons(relay_config(relay))  # relay.py offers no SMTPUTF8 unless told to
+    message_id = d.enqueue({"to": ["José <jose@coração.com.br>"], "from": "Ana <ana@ação.example>",
+                            "subject": "Ação", "text": "Olá"})
+    (meta, raw), = relay.wait_for(1)
+    assert meta["rcpt_tos"] == ["jose@xn--corao-dra1a.com.br"]
+    assert meta["mail_from"] == "ana@xn--ao-siap.example"
+    assert "SMTPUTF8" not in meta["mail_options"]
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["To"].addresses[0].domain == "xn--corao-dra1a.com.br" and m["To"].addresses[0].display_name == "José"
+    d.wait_state(message_id, "sent")
+    # A non-ASCII local part still needs SMTPUTF8, which this relay lacks: refused for good, and said why.
+    refused = d.enqueue({"to": ["joão@coração.com.br"], "subject": "x", "text": "y"})
+    shown = d.wait_state(refused, "failed")
+    assert "SMTPUTF8" in shown["last_error"]

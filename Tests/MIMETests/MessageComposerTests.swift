@@ -243,9 +243,14 @@ struct MessageComposerTests {
         let eai = MessageComposer.compose(input(to: ["José <josé@exemplo.br>"]))
         #expect(eai.needsSMTPUTF8 && eai.has8BitData)
         #expect(SplitMessage(eai.bytes).value("To") == "=?utf-8?b?Sm9zw6k=?= <josé@exemplo.br>")
-        #expect(MessageComposer.compose(input(from: "ana@ação.example")).needsSMTPUTF8)
-        #expect(MessageComposer.compose(input(replyTo: "ajuda@ação.example")).needsSMTPUTF8)
-        #expect(MessageComposer.compose(input(bcc: ["x@ação.example"])).needsSMTPUTF8)
+        // An internationalised domain after an ASCII local part is written as A-labels: no SMTPUTF8 needed.
+        let idn = MessageComposer.compose(input(to: ["jose@coração.com.br"], from: "Ana <ana@ação.example>"))
+        #expect(!idn.needsSMTPUTF8 && !idn.has8BitData)
+        #expect(idn.envelopeFrom == "ana@xn--ao-siap.example" && idn.recipients == ["jose@xn--corao-dra1a.com.br"])
+        #expect(SplitMessage(idn.bytes).value("From") == "Ana <ana@xn--ao-siap.example>")
+        #expect(SplitMessage(idn.bytes).value("To") == "jose@xn--corao-dra1a.com.br")
+        #expect(!MessageComposer.compose(input(replyTo: "ajuda@ação.example")).needsSMTPUTF8)
+        #expect(MessageComposer.compose(input(bcc: ["joão@ação.example"])).needsSMTPUTF8)
     }
 
     @Test("composing is a pure function of its input")

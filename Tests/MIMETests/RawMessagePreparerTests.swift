@@ -101,7 +101,9 @@ struct RawMessagePreparerTests {
         #expect(
             try prepare("From: root (Cron Daemon)\n\nx", from: "root@host.example").fromAddress == "root@host.example")
         #expect(try prepare("Subject: x\n\nx", recipients: ["josé@exemplo.br"], from: "a@b.example").needsSMTPUTF8)
-        #expect(try prepare("Subject: x\n\nx", from: "ana@ação.example").needsSMTPUTF8)
+        let idn = try prepare("Subject: x\n\nx", recipients: ["jose@coração.com.br"], from: "ana@ação.example")
+        #expect(!idn.needsSMTPUTF8 && idn.envelopeFrom == "ana@xn--ao-siap.example")
+        #expect(idn.recipients == ["jose@xn--corao-dra1a.com.br"])
     }
 
     @Test("recipients: parsed, duplicates removed, order kept")

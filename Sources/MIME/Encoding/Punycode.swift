@@ -1,3 +1,5 @@
+import MailCore
+
 /// Punycode (RFC 3492), for writing an internationalised domain label in ASCII (`xn--…`, RFC 5890) where UTF-8 is
 /// not allowed, such as the right side of a Message-ID.
 ///
@@ -72,4 +74,22 @@ public enum Punycode {
         }
         return labels.joined(separator: ".")
     }
+}
+
+extension EmailAddress {
+    /// The address with an internationalised domain written as its A-labels (`xn--…`, RFC 5890) when the
+    /// local part is ASCII: it then needs no SMTPUTF8 and any relay takes it, as Postfix converts such
+    /// domains for a relay without SMTPUTF8. A non-ASCII local part needs SMTPUTF8 whatever the domain
+    /// (RFC 6531), so such an address, a domain literal and an ASCII domain are returned as they are.
+    public var withASCIIDomain: EmailAddress {
+        guard !domain.utf8.allSatisfy({ $0 < 0x80 }), localPart.utf8.allSatisfy({ $0 < 0x80 }),
+            !domain.hasPrefix("["), let ascii = Punycode.asciiDomain(domain)
+        else { return self }
+        return EmailAddress(localPart: localPart, domain: ascii)
+    }
+}
+
+extension Mailbox {
+    /// The mailbox with its address's domain in ASCII where that is all it takes (see `EmailAddress`).
+    public var withASCIIDomain: Mailbox { Mailbox(displayName: displayName, address: address.withASCIIDomain) }
 }

@@ -16,6 +16,14 @@ public enum MessageComposer {
     /// what would be invalid anyway (a line break in a value, a bad header name or media type) is neutralised
     /// rather than written, so no input can inject a header field or break the MIME structure.
     public static func compose(_ input: CompositionInput) -> ComposedMessage {
+        // Internationalised domains with ASCII local parts go out as A-labels, in the headers and the
+        // envelope alike: such mail then needs no SMTPUTF8.
+        var input = input
+        input.from = input.from.withASCIIDomain
+        input.replyTo = input.replyTo?.withASCIIDomain
+        input.to = input.to.map(\.withASCIIDomain)
+        input.cc = input.cc.map(\.withASCIIDomain)
+        input.bcc = input.bcc.map(\.withASCIIDomain)
         var capacity = 1024 + input.subject.utf8.count * 3
         capacity += (input.text?.utf8.count ?? 0) * 11 / 10 + (input.html?.utf8.count ?? 0) * 11 / 10
         for a in input.attachments { capacity += a.data.count * 139 / 100 + 512 }

@@ -21,7 +21,8 @@ public enum RawMessagePreparer {
         var recipients: [Mailbox] = []
         for (i, text) in raw.recipients.enumerated() {
             do {
-                recipients.append(try Mailbox.parse(text))
+                // The envelope's internationalised domains as A-labels; the message itself is not re-encoded.
+                recipients.append(try Mailbox.parse(text).withASCIIDomain)
             } catch {
                 throw .invalidMessage("message.recipients[\(i)]: \(error.reason)")
             }
@@ -50,21 +51,22 @@ public enum RawMessagePreparer {
                 return first.address
             }
         }
-        let envelopeFrom: EmailAddress
+        let sender: EmailAddress
         if let from = raw.from {
             do {
-                envelopeFrom = try Mailbox.parse(from).address
+                sender = try Mailbox.parse(from).address
             } catch {
                 throw .invalidMessage("message.from: \(error.reason)")
             }
         } else {
             switch fromHeaderAddress {
-            case .success(let address)?: envelopeFrom = address
+            case .success(let address)?: sender = address
             case .failure(let error)?:
                 throw .invalidMessage("message.from is not given and the From header is not usable: \(error.reason)")
             case nil: throw .invalidMessage("message: no envelope sender; give message.from or a From header")
             }
         }
+        let envelopeFrom = sender.withASCIIDomain
 
         var messageID: String
         if let field = header.first("message-id") {
