@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MailCore
 
@@ -30,6 +33,10 @@ public final class Outbox: Sendable {
         self.clock = clock
         self.logger = logger
         lock = try LockFile(path: path + ".lock")
+        // The outbox holds every message's text: readable by maild alone, whatever the umask (SQLite
+        // would create it 0644, and gives the WAL and shared-memory files the database's mode).
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 { Glibc.close(created) }
         let writeDB = try Database(path: path)
         writeDB.setBusyTimeout(milliseconds: 5000)
         try writeDB.execute(

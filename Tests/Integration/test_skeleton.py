@@ -136,6 +136,18 @@ def test_socket_gets_socket_mode(daemons, relay):
     assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o600
 
 
+def test_the_outbox_files_are_private_whatever_the_umask(daemons, relay):
+    old = os.umask(0o022)
+    try:
+        d = daemons(relay_config(relay))
+        d.enqueue({"to": ["a@example.com"], "subject": "x", "text": "y"})
+    finally:
+        os.umask(old)
+    relay.wait_for(1)
+    for name in ("outbox.db", "outbox.db-wal", "outbox.db-shm"):
+        assert stat.S_IMODE(os.stat(d.dir / name).st_mode) == 0o600, name
+
+
 def test_stale_socket_file_from_a_crash_is_replaced(tmp_path, daemons, relay):
     directory = tmp_path / "stale"
     directory.mkdir()
