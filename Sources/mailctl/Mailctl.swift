@@ -117,7 +117,10 @@ struct Flush: ParsableCommand {
 
     func run() throws {
         let answer = try perform(["op": "flush"], options)
-        if !options.json { print("\(answer["count"]?.cell ?? "0") deferred messages are due now") }
+        if !options.json {
+            let count = answer["count"]?.intValue ?? 0
+            print("\(count) deferred \(count == 1 ? "message is" : "messages are") due now")
+        }
     }
 }
 
@@ -144,7 +147,8 @@ struct Retry: ParsableCommand {
     @Flag(name: .long, help: "Retry every failed message.") var failed = false
 
     func validate() throws {
-        if (id == nil) == !failed { throw ValidationError("give a message id or --failed") }
+        if id != nil && failed { throw ValidationError("give a message id or --failed, not both") }
+        if id == nil && !failed { throw ValidationError("give a message id or --failed") }
     }
 
     func run() throws {

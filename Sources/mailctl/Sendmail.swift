@@ -106,7 +106,10 @@ enum Sendmail {
             printError("sendmail: no message on standard input")
             return ExitStatus.noInput
         }
-        var recipients = arguments.recipients
+        // An argument may list several addresses, separated by commas, as sendmail(1) allows.
+        var recipients = arguments.recipients.flatMap { argument in
+            (try? Mailbox.parseList(argument)).map { $0.map(\.address.string) } ?? [argument]
+        }
         if arguments.fromHeaders {
             do {
                 recipients += try HeaderRecipients.extract(message)

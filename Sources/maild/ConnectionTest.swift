@@ -34,7 +34,8 @@ enum ConnectionTest {
         }
         let recipient: EmailAddress
         do {
-            recipient = try EmailAddress.parse(request.to)
+            // `Name <address>` as well, as an enqueue takes it.
+            recipient = try Mailbox.parse(request.to).address
         } catch {
             return .failure(.invalidMessage("to: \(error)"))
         }

@@ -154,4 +154,15 @@ struct AddressParserTests {
         #expect(try Mailbox.parse("Ana <ana@b.example>").description == "Ana <ana@b.example>")
         #expect(try Mailbox.parse("ana@b.example").description == "ana@b.example")
     }
+
+    @Test("a list or trailing text where one mailbox is expected is named as such")
+    func namesTheRealMistake() {
+        #expect(throws: AddressError(reason: "'bob@example.com, carl@example.com' holds more than one address; give each on its own")) {
+            try Mailbox.parse("bob@example.com, carl@example.com")
+        }
+        #expect(throws: AddressError(reason: "'Name <a@example.com> trailing' has text after its '<…>'")) {
+            try Mailbox.parse("Name <a@example.com> trailing")
+        }
+        #expect((try? Mailbox.parse("\"Silva, Ana\" <ana@example.com>"))?.displayName == "Silva, Ana")
+    }
 }

@@ -20,6 +20,14 @@ extension Mailbox {
         guard !trimmed.isEmpty else { throw AddressError(reason: "the address is empty") }
         let scalars = Array(trimmed.unicodeScalars)
         guard scalars.last == ">" else {
+            // Name the real mistake, not the odd character the address parser would meet first.
+            if separatesMailboxes(scalars) {
+                throw AddressError(
+                    reason: "'\(trimmed)' holds more than one address; give each on its own")
+            }
+            if let close = scalars.lastIndex(of: ">"), scalars[..<close].contains("<") {
+                throw AddressError(reason: "'\(trimmed)' has text after its '<…>'")
+            }
             return Mailbox(address: try EmailAddress.parse(trimmed))
         }
         // name-addr = [display-name] angle-addr: the "<" that opens the angle-addr is the first one outside a
@@ -56,6 +64,29 @@ extension Mailbox {
         let address = try EmailAddress.parse(inner)
         let phrase = String(String.UnicodeScalarView(scalars[..<open])).trimmingSpaces
         return Mailbox(displayName: try parseDisplayName(phrase, in: trimmed), address: address)
+    }
+
+    /// Whether a comma outside quotes and angle brackets splits `scalars` into several mailboxes.
+    private static func separatesMailboxes(_ scalars: [Unicode.Scalar]) -> Bool {
+        var inQuotes = false
+        var escaped = false
+        var angle = 0
+        for s in scalars {
+            if escaped {
+                escaped = false
+            } else if inQuotes && s == "\\" {
+                escaped = true
+            } else if s == "\"" {
+                inQuotes.toggle()
+            } else if !inQuotes && s == "<" {
+                angle += 1
+            } else if !inQuotes && s == ">" {
+                angle -= 1
+            } else if !inQuotes && angle == 0 && s == "," {
+                return true
+            }
+        }
+        return false
     }
 
     /// Parses a comma-separated list of mailboxes (commas inside quotes or angle brackets do not split; empty
