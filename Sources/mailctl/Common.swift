@@ -72,6 +72,34 @@ func readWholeFile(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
+/// A whole file as UTF-8 text, or exits with a clear error naming it: a body in another encoding (Latin-1,
+/// Windows-1252) would otherwise reach its readers with every accented letter replaced by U+FFFD.
+func readTextFile(_ path: String) throws -> String {
+    let bytes = try readWholeFile(path)
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        let offset = firstInvalidUTF8(bytes) ?? 0
+        printError(
+            "mailctl: \(path) is not UTF-8 text (byte \(offset) is not valid UTF-8); "
+                + "convert it first, e.g. iconv -f latin1 -t utf-8")
+        throw ExitCode(ExitStatus.dataError)
+    }
+    return text
+}
+
+/// The offset of the first byte that does not begin or continue a valid UTF-8 sequence.
+private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+    var offset = 0
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let scalar): offset += UTF8.width(scalar)
+        case .emptyInput: return nil
+        case .error: return offset
+        }
+    }
+}
+
 /// Reads standard input to its end (or, for sendmail without -i, to a line holding only ".").
 func readStandardInput(stopAtDot: Bool = false) -> [UInt8] {
     var out: [UInt8] = []

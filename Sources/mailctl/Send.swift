@@ -48,8 +48,8 @@ struct Send: ParsableCommand {
         if let replyTo { message.append(("reply_to", .string(replyTo))) }
         if let subject { message.append(("subject", .string(subject))) }
         if let text { message.append(("text", .string(text))) }
-        if let textFile { message.append(("text", .string(String(decoding: try readWholeFile(textFile), as: UTF8.self)))) }
-        if let htmlFile { message.append(("html", .string(String(decoding: try readWholeFile(htmlFile), as: UTF8.self)))) }
+        if let textFile { message.append(("text", .string(try readTextFile(textFile)))) }
+        if let htmlFile { message.append(("html", .string(try readTextFile(htmlFile)))) }
         if !attach.isEmpty {
             var attachments: [JSONValue] = []
             for path in attach {

@@ -229,6 +229,15 @@ def test_mailctl_help_has_examples_for_every_command():
         assert "Example" in out.stdout, command
 
 
+def test_mailctl_send_refuses_a_body_file_that_is_not_utf8(tmp_path, daemons, relay):
+    d = daemons(relay_config(relay))
+    (tmp_path / "latin1.txt").write_bytes("Olá, coração\n".encode("latin-1"))
+    out = d.mailctl("send", "--to", "a@example.com", "--subject", "x", "--text-file", tmp_path / "latin1.txt")
+    assert out.returncode == 65
+    assert b"latin1.txt is not UTF-8 text (byte 2 is not valid UTF-8)" in out.stderr
+    assert sum(d.request({"op": "status"})["queue"].values()) == 0  # nothing was enqueued
+
+
 def test_mailctl_send_with_files_headers_and_attachments(tmp_path, daemons, relay):
     d = daemons(relay_config(relay))
     (tmp_path / "body.txt").write_text("texto\n")
