@@ -40,5 +40,6 @@ struct Test: ParsableCommand {
         for line in answer["transcript"]?.arrayValue ?? [] { print(line.stringValue ?? "") }
         print("")
         print("test e-mail accepted by \(answer["relay"]?.cell ?? "the relay") for \(to)")
+        if let note = answer["note"]?.stringValue { print("note: \(note)") }
     }
 }

@@ -13,6 +13,8 @@ enum ConnectionTest {
     ) async -> Response {
         let policy: RelayPolicy
         let sender: Mailbox
+        /// Which settings were tested, when that is not what the request seems to ask.
+        var settingsNote: String?
         switch request.target {
         case .global:
             policy = configuration.smtp
@@ -20,6 +22,10 @@ enum ConnectionTest {
         case .company(let id):
             policy = configuration.policy(for: id)
             sender = configuration.defaultSender(for: id)
+            if configuration.companies[id]?.enabled != true {
+                let why = configuration.companies[id] == nil ? "has no file" : "has its file disabled"
+                settingsNote = "company \(id) \(why), so its mail goes through the global [smtp] relay: that is what was tested"
+            }
         case .settings(let json):
             switch CompanyLoader.inline(ConfigValue.from(json: json), configuration: configuration, environment: environment) {
             case .failure(let error):
@@ -85,7 +91,9 @@ enum ConnectionTest {
                 return .failure(
                     ProtocolError(.smtpFailed, result.error ?? problem.disposition.reply, extra: ["transcript": lines]))
             }
-            return .success([("relay", .string(relay.endpoint)), ("transcript", lines)])
+            var fields: [(String, JSONValue)] = [("relay", .string(relay.endpoint)), ("transcript", lines)]
+            if let settingsNote { fields.append(("note", .string(settingsNote))) }
+            return .success(fields)
         }
     }
 }

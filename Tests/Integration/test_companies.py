@@ -142,7 +142,12 @@ def test_connection_test_succeeds_with_a_transcript(daemons, relays):
     assert "127.0.0.1:%d" % acme.port in body
     assert glob.messages() == []
     out = d.mailctl("test", "--company", "acme", "--to", "admin@acme.example")
-    assert out.returncode == 0 and b"EHLO" in out.stdout
+    assert out.returncode == 0 and b"EHLO" in out.stdout and b"note:" not in out.stdout
+    # A company without an enabled file is tested with the global relay, and the answer says so.
+    typo = d.mailctl("test", "--company", "acm", "--to", "admin@acme.example")
+    assert typo.returncode == 0, typo.stderr
+    assert b"note: company acm has no file, so its mail goes through the global [smtp] relay" in typo.stdout
+    glob.wait_for(1)
 
 
 def test_connection_test_with_unsaved_settings(tmp_path, daemons, relays):
