@@ -63,6 +63,11 @@ public enum ConfigLoader {
                     warnings += companySecrets.warnings
                 }
             }
+        } else {
+            // Not an error (a platform may add its first company later), but a typo here would quietly
+            // send every company's mail through the global relay.
+            let reason = String(cString: strerror(errno))
+            warnings.append("\(path): daemon.companies_dir \(dir) cannot be read (\(reason)): no company files are loaded")
         }
         if !issues.isEmpty { throw ConfigError(issues) }
         var configuration = Configuration(

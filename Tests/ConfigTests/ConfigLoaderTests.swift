@@ -155,6 +155,17 @@ import Testing
         #expect(c.smtp.relay.caFile == dir.path + "/ca.pem")
     }
 
+    @Test func warnsWhenTheCompaniesDirectoryCannotBeRead() throws {
+        let dir = ConfigDirectory()
+        let c = try dir.load("[daemon]\ncompanies_dir = \"companys.d\"\n")
+        #expect(
+            c.warnings == [
+                "\(dir.path)/maild.toml: daemon.companies_dir \(dir.path)/companys.d cannot be read "
+                    + "(No such file or directory): no company files are loaded"
+            ])
+        #expect(try dir.load("[daemon]\ncompanies_dir = \"companies.d\"\n").warnings.isEmpty)
+    }
+
     @Test func refusesBadCompanyFileNames() {
         let dir = ConfigDirectory()
         dir.write("companies.d/-bad.toml", "enabled = false\n")
