@@ -76,6 +76,8 @@ import Testing
         (#"{"op":"show"}"#, .badRequest, "id is required"),
         (#"{"op":"show","id":5}"#, .badRequest, "id must be a string"),
         (#"{"op":"list","limit":0}"#, .badRequest, "limit"),
+        (#"{"op":"list","limit":1e30}"#, .badRequest, "limit must be a whole number within 64 bits (got 1e30)"),
+        (#"{"op":"list","limit":2.5}"#, .badRequest, "limit must be a whole number within 64 bits (got 2.5)"),
         (#"{"op":"list","state":"lost"}"#, .badRequest, "lost"),
         (#"{"op":"enqueue","message":{"to":["a@b.c"],"txt":"x"}}"#, .badRequest, "unknown field \"txt\" in message"),
         (#"{"op":"enqueue","message":{"to":"a@b.c"}}"#, .badRequest, "message.to must be an array"),

@@ -42,7 +42,13 @@ struct ObjectReader {
 
     func int(_ key: String) throws(ProtocolError) -> Int? {
         guard let v = value(key) else { return nil }
-        guard let i = v.intValue else { throw .badRequest("\(name(key)) must be an integer, not \(v.typeDescription)") }
+        guard let i = v.intValue else {
+            // A number that is not a whole one, or too large for 64 bits: quote it rather than say "a number".
+            if case .number(let text) = v {
+                throw .badRequest("\(name(key)) must be a whole number within 64 bits (got \(text))")
+            }
+            throw .badRequest("\(name(key)) must be an integer, not \(v.typeDescription)")
+        }
         return i
     }
 
