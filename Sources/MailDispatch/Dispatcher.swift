@@ -130,6 +130,12 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// Takes message `id` back if it is claimed but still waits for a connection; true when it did (the
+    /// caller then puts it back in the outbox's queue, or cancels it).
+    public func withdraw(id: Int64) -> Bool {
+        lock.withLock { state.withdraw(id: id) != nil }
+    }
+
     /// Graceful stop: no new transactions; those in flight finish (each bounded by its relay's timeout);
     /// claimed messages not yet attempted go back to the queue. Returns when the workers have ended or
     /// `deadline` (monotonic seconds) has passed.

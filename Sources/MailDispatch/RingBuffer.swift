@@ -28,6 +28,17 @@ struct RingBuffer<Element> {
         return element
     }
 
+    /// Removes and returns the first element that matches, keeping the order of the others (O(n)).
+    mutating func removeFirst(where matches: (Element) -> Bool) -> Element? {
+        var kept = RingBuffer()
+        var found: Element?
+        while let element = popFirst() {
+            if found == nil && matches(element) { found = element } else { kept.append(element) }
+        }
+        self = kept
+        return found
+    }
+
     private mutating func grow() {
         var bigger = [Element?](repeating: nil, count: max(16, storage.count * 2))
         for i in 0..<count { bigger[i] = storage[(head + i) % storage.count] }

@@ -158,6 +158,21 @@ struct SchedulerState {
         }
     }
 
+    /// Takes message `id` if it waits for a connection (claimed, nothing sent): it can still be cancelled.
+    mutating func withdraw(id: Int64) -> ClaimedMessage? {
+        if let (message, _) = immediate.removeFirst(where: { $0.0.id == id }) {
+            held -= 1
+            return message
+        }
+        for key in laneOrder {
+            if let message = lanes[key]?.queue.removeFirst(where: { $0.id == id }) {
+                held -= 1
+                return message
+            }
+        }
+        return nil
+    }
+
     /// Takes every waiting message (graceful stop: they go back to the queue).
     mutating func takeAllWaiting() -> [ClaimedMessage] {
         var all: [ClaimedMessage] = []

@@ -234,9 +234,14 @@ public final class Outbox: Sendable {
 
     // MARK: Management
 
-    public func cancel(id: Int64) async throws(OutboxError) {
+    /// Cancels a queued or deferred message; with `withdrawn`, also one the dispatcher claimed and gave
+    /// back before any of it was sent (it is `sending` in the outbox until now).
+    public func cancel(id: Int64, withdrawn: Bool = false) async throws(OutboxError) {
         let clock = self.clock
-        try await writer.perform { store in try store.cancel(id: id, now: clock.now()) }
+        try await writer.perform { store in
+            if withdrawn { try store.release(ids: [id], now: clock.now()) }
+            try store.cancel(id: id, now: clock.now())
+        }
     }
 
     public func retry(id: Int64) async throws(OutboxError) {

@@ -83,7 +83,10 @@ struct RequestRouter: ControlHandler {
                 dispatcher.retryNow()
                 return .success([("count", .int(count))])
             case .cancel(let id):
-                try await outbox.cancel(id: try messageID(id))
+                // A message claimed for delivery but still waiting for a connection has sent nothing:
+                // the dispatcher gives it back, and it is cancelled like a queued one.
+                let message = try messageID(id)
+                try await outbox.cancel(id: message, withdrawn: dispatcher.withdraw(id: message))
                 return .success()
             case .flush:
                 let count = try await outbox.flush()

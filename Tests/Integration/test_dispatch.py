@@ -233,6 +233,22 @@ def test_a_request_read_while_stopping_is_answered_unavailable(daemons, relays):
     assert d.process.wait(30) == 0
 
 
+def test_a_message_waiting_for_a_connection_can_be_cancelled(daemons, relays):
+    relay = relays("--data-delay", "3")
+    d = daemons(relay_config(relay), daemon={"relay_connections": 1})
+    first = d.enqueue({"to": ["a@example.com"], "subject": "first", "text": "t"})
+    wait_until(lambda: [e for e in relay.events() if e["event"] == "data_received"],
+               message="the first message's data to be in flight")
+    second = d.enqueue({"to": ["b@example.com"], "subject": "second", "text": "t"})
+    d.wait_state(second, "sending")  # claimed, waiting for the one connection the relay may have
+    answer = d.request({"op": "cancel", "id": second})
+    assert answer["ok"], answer
+    assert d.show(second)["state"] == "cancelled" and d.show(second)["attempts"] == []
+    assert d.request({"op": "cancel", "id": first})["error"]["code"] == "conflict"  # its data is out
+    d.wait_state(first, "sent")
+    assert subjects(relay) == ["first"]
+
+
 def test_retention_sweeps_final_messages_only(daemons, relays):
     relay = relays()
     d = daemons(relay_config(relay), daemon={"retention": 1})

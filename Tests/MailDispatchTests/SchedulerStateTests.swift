@@ -28,6 +28,26 @@ import Testing
         }
     }
 
+    @Test func aMessageWaitingForAConnectionCanBeWithdrawn() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 1)
+        s.add(Self.messages(3, company: "now", from: 10) + Self.messages(3, company: "acme", from: 20), policy: Self.route)
+        #expect(s.held == 6)
+        #expect(s.withdraw(id: 11)?.id == 11)
+        #expect(s.withdraw(id: 21)?.id == 21)
+        #expect(s.withdraw(id: 11) == nil && s.withdraw(id: 99) == nil)
+        #expect(s.held == 4)
+        var immediate: [Int64] = []
+        var grouped: [Int64] = []
+        while let job = s.nextJob(quota: 500) {
+            switch job {
+            case .immediate(let message, _): immediate.append(message.id)
+            case .grouped(let key, _): while let (message, _) = s.popGrouped(key) { grouped.append(message.id) }
+            }
+            s.jobFinished(job)
+        }
+        #expect(immediate == [10, 12] && grouped == [20, 22])
+    }
+
     @Test func oneConnectionPerGroupedRelayUpToOneHundredMessages() {
         var s = SchedulerState(maxConnections: 8, relayConnections: 4)
         s.add(Self.messages(100, company: "acme"), policy: Self.route)
