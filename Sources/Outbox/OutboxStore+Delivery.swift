@@ -109,7 +109,7 @@ extension OutboxStore {
         // the UPDATE below sets them, instead of read back after it.
         let select = try db.statement(
             """
-            SELECT m.age_from, m.attempts, m.state, r.address, r.state
+            SELECT m.age_from, m.attempts, m.state, r.address, r.state, r.reply
             FROM messages m LEFT JOIN recipients r ON r.message = m.id
             WHERE m.id = ?
             ORDER BY r.position
@@ -120,9 +120,13 @@ extension OutboxStore {
         let previous = select.int(1)
         let current = select.string(2) ?? ""
         var recipients: [(address: String, state: RecipientState)] = []
+        /// The reply that failed a recipient in an earlier attempt, for a message this attempt finishes.
+        var earlierRefusal: String?
         repeat {
             guard !select.isNull(3) else { break }
-            recipients.append((select.string(3) ?? "", RecipientState(rawValue: select.string(4) ?? "") ?? .pending))
+            let state = RecipientState(rawValue: select.string(4) ?? "") ?? .pending
+            recipients.append((select.string(3) ?? "", state))
+            if state == .failed && earlierRefusal == nil { earlierRefusal = "\(select.string(3) ?? ""): \(select.string(5) ?? "")" }
         } while try select.step()
         select.reset()
         if let attemptsBefore, current != MessageState.sending.rawValue || previous != attemptsBefore { return nil }
@@ -162,9 +166,12 @@ extension OutboxStore {
         let states = recipients.map(\.state)
 
         moved(from: .sending, to: nil)
-        let verdict = MessageVerdict.decide(
+        var verdict = MessageVerdict.decide(
             recipientStates: states, result: result, attempt: attempt, createdAt: ageFrom, now: now, policy: policy,
             jitter: jitter)
+        // Failed because a recipient was refused for good in an earlier attempt, this one having delivered
+        // the rest: that refusal is the reason.
+        if verdict.state == .failed && verdict.lastError == nil { verdict.lastError = earlierRefusal }
         moved(from: nil, to: verdict.state)
         if verdict.expired {
             try db.statement(

@@ -249,6 +249,18 @@ def test_a_message_waiting_for_a_connection_can_be_cancelled(daemons, relays):
     assert subjects(relay) == ["first"]
 
 
+def test_a_message_failed_by_an_earlier_refusal_says_why(daemons, relays):
+    relay = relays("--rcpt-reply", "bad@example.com=550 5.1.1 no such user",
+                   "--rcpt-reply", "tmp@example.com=451 4.3.0 later;250 OK")
+    d = daemons(relay_config(relay))
+    message_id = d.enqueue({"to": ["bad@example.com", "tmp@example.com"], "subject": "x", "text": "t"})
+    shown = d.wait_state(message_id, "failed")
+    assert len(shown["attempts"]) == 2  # the second delivered tmp@ and left nothing pending
+    assert shown["last_error"] == "bad@example.com: 550 5.1.1 no such user"
+    listed = d.request({"op": "list", "state": "failed"})["messages"]
+    assert listed[0]["last_error"] == "bad@example.com: 550 5.1.1 no such user"
+
+
 def test_retention_sweeps_final_messages_only(daemons, relays):
     relay = relays()
     d = daemons(relay_config(relay), daemon={"retention": 1})
