@@ -35,8 +35,11 @@ public enum SenderResolution {
             return SenderDecision(from: user, replyTo: replyTo)
         case .replyTo:
             // "Ana Lima via Platform" <D>: the user's name, D's address, so the relay only ever sees D
-            // (SPF/DMARC-aligned), while replies still reach the user.
-            let userName = user.displayName ?? user.address.string
+            // (SPF/DMARC-aligned), while replies still reach the user. A user without a name gives D as it
+            // is: an address inside a display name is what spoofed mail looks like, and filters say so.
+            guard let userName = user.displayName else {
+                return SenderDecision(from: defaultSender, replyTo: replyTo ?? user)
+            }
             let name = defaultSender.displayName.map { "\(userName) via \($0)" } ?? userName
             return SenderDecision(
                 from: Mailbox(displayName: name, address: defaultSender.address), replyTo: replyTo ?? user)

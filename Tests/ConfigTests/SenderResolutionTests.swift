@@ -38,7 +38,7 @@ import Testing
              allNotifications: false, onBehalf: .replyTo, expectedFrom: "Ana Lima via Platform <noreply@platform.test>",
              expectedReplyTo: "Ana Lima <ana@acme.example>"),
         Case(name: "on_behalf reply_to, user without a name", kind: .user, from: bare, replyTo: nil,
-             allNotifications: false, onBehalf: .replyTo, expectedFrom: "bob@acme.example via Platform <noreply@platform.test>",
+             allNotifications: false, onBehalf: .replyTo, expectedFrom: "Platform <noreply@platform.test>",
              expectedReplyTo: "bob@acme.example"),
         Case(name: "an explicit reply_to is kept", kind: .user, from: ana, replyTo: help, allNotifications: false,
              onBehalf: .replyTo, expectedFrom: "Ana Lima via Platform <noreply@platform.test>",
