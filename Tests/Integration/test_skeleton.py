@@ -228,13 +228,22 @@ def test_hundreds_of_clients_and_a_slow_one_do_not_hold_each_other_up(daemons, r
     relay.wait_for(300, timeout=60)
 
 
-def test_peer_not_in_allowed_uids_is_forbidden(relay):
-    python = "/usr/bin/python3"
-    if not os.path.exists(python) or os.getuid() != 0:
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def directory_for_another_user():
+    """A directory other users can reach (pytest's own temporary directories are private), for a client run
+    as uid 65534; skips the test unless it runs as root with the system python3."""
+    if not os.path.exists(SYSTEM_PYTHON) or os.getuid() != 0:
         pytest.skip("needs root and the system python3 to run a client as another user")
-    # A directory other users can reach (pytest's own temporary directories are private).
     shared = tempfile.mkdtemp(prefix="maild-uid-", dir="/tmp")
     os.chmod(shared, 0o755)
+    return shared
+
+
+def test_peer_not_in_allowed_uids_is_forbidden(relay):
+    python = SYSTEM_PYTHON
+    shared = directory_for_another_user()
     d = Maild(shared, relay_config(relay), daemon={"socket_mode": "0666", "allowed_uids": [4242]})
     try:
         script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
@@ -307,11 +316,8 @@ def test_reload_applies_the_socket_settings_and_names_only_real_restarts(daemons
 
 
 def test_reload_takes_away_a_uid_from_allowed_uids(relay):
-    python = "/usr/bin/python3"
-    if not os.path.exists(python) or os.getuid() != 0:
-        pytest.skip("needs root and the system python3 to run a client as another user")
-    shared = tempfile.mkdtemp(prefix="maild-uid-", dir="/tmp")
-    os.chmod(shared, 0o755)
+    python = SYSTEM_PYTHON
+    shared = directory_for_another_user()
     config = relay_config(relay)
     d = Maild(shared, config, daemon={"socket_mode": "0666", "allowed_uids": [65534]})
     # A client of uid 65534 connected before the reload: pings, waits for a line on stdin, pings again.

@@ -21,7 +21,7 @@ extension Mailbox {
         let scalars = Array(trimmed.unicodeScalars)
         guard scalars.last == ">" else {
             // Name the real mistake, not the odd character the address parser would meet first.
-            if separatesMailboxes(scalars) {
+            if trimmed.utf8.contains(UInt8(ascii: ",")) && splitAtTopLevelCommas(trimmed).count > 1 {
                 throw AddressError(
                     reason: "'\(trimmed)' holds more than one address; give each on its own")
             }
@@ -66,32 +66,19 @@ extension Mailbox {
         return Mailbox(displayName: try parseDisplayName(phrase, in: trimmed), address: address)
     }
 
-    /// Whether a comma outside quotes and angle brackets splits `scalars` into several mailboxes.
-    private static func separatesMailboxes(_ scalars: [Unicode.Scalar]) -> Bool {
-        var inQuotes = false
-        var escaped = false
-        var angle = 0
-        for s in scalars {
-            if escaped {
-                escaped = false
-            } else if inQuotes && s == "\\" {
-                escaped = true
-            } else if s == "\"" {
-                inQuotes.toggle()
-            } else if !inQuotes && s == "<" {
-                angle += 1
-            } else if !inQuotes && s == ">" {
-                angle -= 1
-            } else if !inQuotes && angle == 0 && s == "," {
-                return true
-            }
-        }
-        return false
-    }
-
     /// Parses a comma-separated list of mailboxes (commas inside quotes or angle brackets do not split; empty
     /// elements are skipped, as RFC 5322 §4.4 obs-mbox-list allows).
     public static func parseList(_ text: String) throws(AddressError) -> [Mailbox] {
+        let parts = splitAtTopLevelCommas(text)
+        var result: [Mailbox] = []
+        for part in parts where !part.trimmingSpaces.isEmpty {
+            result.append(try parse(part))
+        }
+        return result
+    }
+
+    /// `text` split at each comma outside quotes and angle brackets.
+    private static func splitAtTopLevelCommas(_ text: String) -> [String] {
         var parts: [String] = []
         var current = String.UnicodeScalarView()
         var inQuotes = false
@@ -116,11 +103,7 @@ extension Mailbox {
             current.append(s)
         }
         parts.append(String(current))
-        var result: [Mailbox] = []
-        for part in parts where !part.trimmingSpaces.isEmpty {
-            result.append(try parse(part))
-        }
-        return result
+        return parts
     }
 
     /// A display name is a phrase (RFC 5322 §3.2.5): words that are atoms or quoted strings, in any mix, with
