@@ -5,14 +5,25 @@ import MailCore
 
 /// Why mailctl could not get an answer.
 enum ClientError: Error, CustomStringConvertible {
-    /// The daemon is not there (no socket, nobody listening, no permission).
+    /// The daemon is not there (no socket, nobody listening).
     case unreachable(String)
+    /// The socket is there but this user may not connect to it.
+    case forbidden(String)
     /// The connection broke or the answer was not JSON.
     case protocolFailure(String)
 
     var description: String {
         switch self {
-        case .unreachable(let s), .protocolFailure(let s): return s
+        case .unreachable(let s), .forbidden(let s), .protocolFailure(let s): return s
+        }
+    }
+
+    /// The sysexits.h status it ends mailctl with.
+    var exitStatus: Int32 {
+        switch self {
+        case .unreachable: return ExitStatus.unavailable
+        case .forbidden: return 77  // EX_NOPERM
+        case .protocolFailure: return ExitStatus.tempFail
         }
     }
 }
@@ -51,8 +62,14 @@ final class Client {
             }
         }
         if rc != 0 {
-            let reason = String(cString: strerror(errno))
+            let error = errno
+            let reason = String(cString: strerror(error))
             close(fd)
+            if error == EACCES || error == EPERM {
+                throw .forbidden(
+                    "cannot connect to maild at \(path): \(reason) (the socket is for the maild group: "
+                        + "add this user to it, e.g. usermod -aG maild USER)")
+            }
             throw .unreachable("cannot connect to maild at \(path): \(reason) (is maild running? see --socket, $MAILD_SOCKET)")
         }
         self.fd = fd

@@ -32,10 +32,7 @@ func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue
         answer = try exchange(request, socket: options.socket)
     } catch {
         printError("mailctl: \(error)")
-        switch error {
-        case .unreachable: throw ExitCode(ExitStatus.unavailable)
-        case .protocolFailure: throw ExitCode(ExitStatus.tempFail)
-        }
+        throw ExitCode(error.exitStatus)
     }
     if options.json {
         print(answer.jsonText)

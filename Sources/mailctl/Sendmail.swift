@@ -122,8 +122,15 @@ enum Sendmail {
             printError("sendmail: no recipients (give them as arguments, or use -t to read To, Cc and Bcc)")
             return ExitStatus.usage
         }
+        let fields = HeaderRecipients.headerFields(message)
+        // Said in sendmail's terms (maild's own answer names its protocol's fields); a header section that
+        // does not parse is left to maild, which says what is wrong with it.
+        if arguments.sender == nil && !fields.isEmpty && !fields.contains(where: { $0.0.lowercased() == "from" }) {
+            printError("sendmail: no sender: give -f ADDRESS, or a From header in the message")
+            return ExitStatus.usage
+        }
         // Like Postfix's cleanup: a message without a From header gets one, from -f and -F.
-        if let sender = arguments.sender, !HeaderRecipients.headerFields(message).contains(where: { $0.0.lowercased() == "from" }) {
+        if let sender = arguments.sender, !fields.contains(where: { $0.0.lowercased() == "from" }) {
             // After an mbox "From " line, which maild drops: it must stay first.
             let at = message.starts(with: Array("From ".utf8)) ? (message.firstIndex(of: 0x0A).map { $0 + 1 } ?? message.count) : 0
             message.insert(contentsOf: HeaderRecipients.fromHeader(address: sender, fullName: arguments.fullName), at: at)
@@ -140,10 +147,7 @@ enum Sendmail {
             answer = try exchange(request, socket: arguments.socket)
         } catch {
             printError("sendmail: \(error)")
-            switch error {
-            case .unreachable: return ExitStatus.unavailable
-            case .protocolFailure: return ExitStatus.tempFail
-            }
+            return error.exitStatus
         }
         guard answer["ok"]?.boolValue != true else { return 0 }
         let code = answer["error"]?["code"]?.stringValue ?? ""
@@ -169,10 +173,7 @@ extension Sendmail {
             return 0
         } catch {
             printError("sendmail: \(error)")
-            switch error {
-            case .unreachable: return ExitStatus.unavailable
-            case .protocolFailure: return ExitStatus.tempFail
-            }
+            return error.exitStatus
         }
     }
 }

@@ -216,6 +216,8 @@ def test_sendmail_company_and_exit_codes(daemons, relays):
     assert sendmail(d, message=MESSAGE).returncode == 64  # EX_USAGE: no recipients
     assert sendmail(d, "-bs", "a@example.com", message=MESSAGE).returncode == 64
     assert sendmail(d, "not-an-address", message=MESSAGE).returncode == 65  # EX_DATAERR
+    nobody = sendmail(d, "a@example.com", message=b"Subject: no sender\n\nx\n")
+    assert nobody.returncode == 64 and b"give -f ADDRESS, or a From header" in nobody.stderr
     bad = sendmail(d, "a@example.com", message=b"this line has no colon\n\nbody\n")
     assert bad.returncode == 65 and b"header" in bad.stderr
     assert glob.messages() == []

@@ -315,6 +315,19 @@ def test_reload_applies_the_socket_settings_and_names_only_real_restarts(daemons
     assert not (d.dir / "other.db").exists()
 
 
+def test_mailctl_refused_by_the_socket_mode_says_what_to_do(relay):
+    shared = directory_for_another_user()
+    d = Maild(shared, relay_config(relay), daemon={"socket_mode": "0600"})
+    try:
+        out = subprocess.run([str(BIN / "mailctl"), "--socket", str(d.socket), "ping"], user=65534, group=65534,
+                             capture_output=True, text=True, timeout=20)
+        assert out.returncode == 77, out  # EX_NOPERM, not "maild is not running"
+        assert "Permission denied" in out.stderr and "maild group" in out.stderr, out.stderr
+    finally:
+        assert d.stop() == 0
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_reload_takes_away_a_uid_from_allowed_uids(relay):
     python = SYSTEM_PYTHON
     shared = directory_for_another_user()
