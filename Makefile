@@ -39,8 +39,9 @@ deps-test: deps $(VPY)
 build: deps
 	$(SWIFT) build
 
+## The Swift runtime is linked in: a production host needs only libssl and libsqlite3 (SPEC §1).
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 ## Builds, starts a development relay on 127.0.0.1:2525 that prints every message, and runs maild in
 ## the foreground on config/maild.dev.toml (socket var/maild.sock). Ctrl-C stops both.
@@ -63,10 +64,11 @@ bench: deps-test release
 INSTALL_FROM ?= $(RELEASE)
 install: $(if $(NO_BUILD),,release)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(INSTALL_FROM)/maild $(DESTDIR)$(PREFIX)/sbin/maild
-	install -m 0755 $(INSTALL_FROM)/mailctl $(DESTDIR)$(PREFIX)/bin/mailctl
+	install -m 0755 -s $(INSTALL_FROM)/maild $(DESTDIR)$(PREFIX)/sbin/maild
+	install -m 0755 -s $(INSTALL_FROM)/mailctl $(DESTDIR)$(PREFIX)/bin/mailctl
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
-	install -m 0644 systemd/maild.service $(DESTDIR)$(UNITDIR)/maild.service
+	sed 's|^ExecStart=/usr/sbin/maild|ExecStart=$(PREFIX)/sbin/maild|' systemd/maild.service > $(DESTDIR)$(UNITDIR)/maild.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/maild.service
 	install -m 0644 systemd/maild.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/maild.conf
 	install -m 0644 systemd/maild.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/maild.conf
 	install -d $(DESTDIR)$(SYSCONFDIR)/maild/companies.d

@@ -97,6 +97,14 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % root, "INSTALL_FROM=%s" % BIN, "NO_BUILD=1"],
                    check=True, capture_output=True)
     assert (root / "etc" / "maild" / "maild.toml").read_text() == "# mine\n"
+    # Another PREFIX: the unit starts the binary where it was installed.
+    local = tmp_path / "local"
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % local, "PREFIX=/usr/local",
+                    "INSTALL_FROM=%s" % BIN, "NO_BUILD=1"], check=True, capture_output=True)
+    assert (local / "usr" / "local" / "sbin" / "maild").exists()
+    exec_start = [line for line in (local / "lib" / "systemd" / "system" / "maild.service").read_text().splitlines()
+                  if line.startswith("ExecStart=")]
+    assert exec_start == ["ExecStart=/usr/local/sbin/maild --config /etc/maild/maild.toml"]
 
 
 def sendmail(d, *args, message, program=None, env=None):
