@@ -31,7 +31,8 @@ struct SendmailHelp: ParsableCommand {
         abstract: "Read an RFC 5322 message on stdin and queue it, like sendmail(1).",
         discussion: """
             Usage: mailctl sendmail [-t] [-i] [-f SENDER] [-F NAME] [--company ID] [RECIPIENT...]
-            (or invoke mailctl under the name `sendmail`). Flags may be combined (-ti), as in Postfix.
+            (or invoke mailctl under the name `sendmail`).
+            Flags may be combined (-ti), as in Postfix.
 
               -t           take recipients from the To, Cc and Bcc headers (plus any given as
                            arguments); Bcc is removed from the message
@@ -48,7 +49,8 @@ struct SendmailHelp: ParsableCommand {
             69 maild is not running; 75 maild could not store it now (try again).
 
             Examples:
-              printf 'Subject: hi\\n\\nhello\\n' | mailctl sendmail -f cron@acme.example ana@example.com
+              printf 'Subject: hi\\n\\nhello\\n' | \\
+                  mailctl sendmail -f cron@acme.example ana@example.com
               mailctl sendmail -ti -f noreply@acme.example < message.eml
             """)
 

@@ -6,11 +6,14 @@ struct Send: ParsableCommand {
         abstract: "Queue a message.",
         discussion: """
             Examples:
-              mailctl send --to ana@example.com --subject "Solicitação aprovada" --text "Olá, Ana"
-              mailctl send --to bob@example.com --cc "Carla Dias <carla@example.org>" --subject Report \\
-                  --text-file body.txt --html-file body.html --attach report.pdf --company acme
-              mailctl send --kind system --to new.user@example.com --subject Welcome --text "..." \\
-                  --header "X-Request-Id: 123" --idempotency-key welcome-123
+              mailctl send --to ana@example.com --subject "Solicitação aprovada" \\
+                  --text "Olá, Ana"
+              mailctl send --to bob@example.com --cc "Carla Dias <carla@example.org>" \\
+                  --subject Report --text-file body.txt --html-file body.html \\
+                  --attach report.pdf --company acme
+              mailctl send --kind system --to new.user@example.com --subject Welcome \\
+                  --text "..." --header "X-Request-Id: 123" \\
+                  --idempotency-key welcome-123
             """)
 
     @OptionGroup var options: ClientOptions

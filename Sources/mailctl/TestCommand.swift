@@ -6,13 +6,16 @@ struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send a test e-mail with a company's settings, or with settings not saved yet.",
         discussion: """
-            Connects to the relay, sets up TLS, authenticates and sends a test e-mail from the default sender to
-            --to, then prints every command and reply (passwords masked).
+            Connects to the relay, sets up TLS, authenticates and sends a test e-mail from the default
+            sender to --to, then prints every command and reply (passwords masked).
 
             Examples:
-              mailctl test --to admin@acme.example                         # the global [smtp] settings
-              mailctl test --company acme --to admin@acme.example          # acme's effective settings
-              mailctl test --settings new-acme.toml --to admin@acme.example  # a company file before saving it
+              # the global [smtp] settings
+              mailctl test --to admin@acme.example
+              # acme's effective settings
+              mailctl test --company acme --to admin@acme.example
+              # a company file before saving it (its password_file is read by mailctl)
+              mailctl test --settings new-acme.toml --to admin@acme.example
             """)
 
     @OptionGroup var options: ClientOptions

@@ -11,8 +11,8 @@ struct MaildCommand: ParsableCommand {
         commandName: "maild",
         abstract: "Mail-dispatch daemon: a durable outbox on a Unix socket, delivering to SMTP relays.",
         discussion: """
-            Runs in the foreground and logs to stderr. SIGHUP reloads the configuration; SIGTERM and SIGINT
-            stop it after the SMTP transactions in flight.
+            Runs in the foreground and logs to stderr. SIGHUP reloads the configuration;
+            SIGTERM and SIGINT stop it after the SMTP transactions in flight.
 
             Examples:
               maild --config /etc/maild/maild.toml
