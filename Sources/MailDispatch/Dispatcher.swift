@@ -119,10 +119,13 @@ public final class Dispatcher: Sendable {
 
     /// Applies the limits of a reloaded configuration.
     public func configurationChanged() {
-        let daemon = configuration.current.daemon
+        let config = configuration.current
+        let daemon = config.daemon
         lock.withLock {
             state.maxConnections = daemon.maxConnections
             state.relayConnections = daemon.relayConnections
+            // Claimed mail not yet on a connection follows its company to the relay now in force.
+            state.refile(policy: { config.policy(for: $0) })
             ensureWorkers(daemon.maxConnections)
             wakeRequested = true
             lock.broadcast()

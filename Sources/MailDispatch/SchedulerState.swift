@@ -173,6 +173,18 @@ struct SchedulerState {
         return nil
     }
 
+    /// Files every waiting message again by the settings in force now (after a reload): one that waited
+    /// for a relay its company no longer uses moves to the one it does (SPEC §2.4).
+    mutating func refile(policy: (String?) -> RelayPolicy) {
+        let waiting = takeAllWaiting()
+        held -= waiting.count
+        // Lanes without a connection are empty now: forget them (a lane with one ends with its job).
+        for key in laneOrder where lanes[key]?.connections == 0 { lanes[key] = nil }
+        laneOrder.removeAll { lanes[$0] == nil }
+        cursor = 0
+        add(waiting, policy: policy)
+    }
+
     /// Takes every waiting message (graceful stop: they go back to the queue).
     mutating func takeAllWaiting() -> [ClaimedMessage] {
         var all: [ClaimedMessage] = []

@@ -22,6 +22,9 @@ public final class Outbox: Sendable {
     let journal: DeliveryJournal
     private let clock: any WallClock
     private let logger: Logger
+    /// Set by `close`: failed commits of delivery outcomes are no longer tried again.
+    private let closing = Locked(false)
+    private let retries = RetryTimer()
 
     /// Opens (creating and migrating) the outbox at `path`, takes its lock, applies the delivery outcomes
     /// an earlier crash left in the journal (deciding retries with `policy`), and puts back in the queue
@@ -77,6 +80,9 @@ public final class Outbox: Sendable {
 
     /// Stops the threads after the work already queued, and checkpoints the WAL.
     public func close() {
+        closing.withLock { $0 = true }
+        // Pending retries run now, see `closing` and give up: their messages stay `sending`.
+        retries.close()
         // Journal first: its last entries hand their outcomes to the writer, which then drains; then the
         // journal empties what the writer applied, so a clean stop leaves nothing to replay.
         journal.close()
@@ -126,6 +132,28 @@ public final class Outbox: Sendable {
             JournalEntry(message: $0.claim.id, attemptsBefore: $0.claim.attempts, at: now, result: $0.result)
         }
         let writer = self.writer
+        let closing = self.closing
+        let retries = self.retries
+        let logger = self.logger
+        // An outcome is never dropped: a commit that fails (a full disk, the outbox locked by another
+        // process past the busy timeout) is tried again every second until it succeeds, or until the
+        // outbox closes (then the messages stay `sending` and the next start puts them back, as after a
+        // crash). Meanwhile `durable` or `applied` waits, and so does what waits for them: a grouped
+        // connection sends no more data, and claims slow down.
+        @Sendable func retried(
+            _ attempt: Int, _ result: Result<[MessageVerdict?], OutboxError>, again: @escaping @Sendable (Int) -> Void
+        ) -> Bool {
+            guard case .failure(let error) = result, !closing.current else { return false }
+            if attempt == 0 {
+                logger.warning(
+                    "cannot record delivery outcomes yet; trying again every second",
+                    metadata: [
+                        "event": "record_retry", "id": "\(entries.first.map { String($0.message) } ?? "-")",
+                        "count": "\(entries.count)", "error": "\(error)",
+                    ])
+            }
+            return retries.after(1) { again(attempt + 1) }
+        }
         @Sendable func apply(completion: @escaping @Sendable (Result<[MessageVerdict?], OutboxError>) -> Void) {
             writer.perform(
                 lazy: true, weight: entries.count,
@@ -138,15 +166,15 @@ public final class Outbox: Sendable {
                 }, completion: completion)
         }
         // Without the journal, the outbox's commit makes them durable and shows them at once.
-        @Sendable func applyUnjournaled() {
+        @Sendable func applyUnjournaled(_ attempt: Int = 0) {
             apply { result in
+                if retried(attempt, result, again: applyUnjournaled) { return }
                 durable(result.map { _ in () })
                 applied(result)
             }
         }
         guard journaled else { return applyUnjournaled() }
         let journal = self.journal
-        let logger = self.logger
         journal.append(entries) { appended in
             switch appended {
             case .failure(let error):
@@ -158,10 +186,14 @@ public final class Outbox: Sendable {
                 applyUnjournaled()
             case .success(let seqs):
                 durable(.success(()))
-                apply { result in
-                    if case .success = result { journal.remove(seqs) }
-                    applied(result)
+                @Sendable func applyJournaled(_ attempt: Int = 0) {
+                    apply { result in
+                        if retried(attempt, result, again: applyJournaled) { return }
+                        if case .success = result { journal.remove(seqs) }
+                        applied(result)
+                    }
                 }
+                applyJournaled()
             }
         }
     }

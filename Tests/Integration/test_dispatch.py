@@ -261,6 +261,31 @@ def test_a_message_failed_by_an_earlier_refusal_says_why(daemons, relays):
     assert listed[0]["last_error"] == "bad@example.com: 550 5.1.1 no such user"
 
 
+def test_outcomes_that_cannot_be_written_yet_are_written_later_not_sent_again(daemons, relays):
+    import sqlite3
+    relay = relays("--data-delay", "2")
+    d = daemons(relay_config(relay))
+    ids = [d.enqueue({"to": ["a%d@example.com" % i], "subject": "m%d" % i, "text": "t"}) for i in range(4)]
+    wait_until(lambda: len([e for e in relay.events() if e["event"] == "data_received"]) == 4,
+               message="the four messages' data to be in flight")
+    # Another process holds the outbox's write lock past maild's busy timeout (5 s): the outcomes of the
+    # four deliveries cannot be committed meanwhile.
+    other = sqlite3.connect(str(d.database), timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    wait_until(lambda: "event=record_retry" in d.log_text(), timeout=20, message="maild to retry the outcomes")
+    other.execute("COMMIT")
+    other.close()
+    for message_id in ids:
+        d.wait_state(message_id, "sent", timeout=20)
+    assert sorted(subjects(relay)) == ["m0", "m1", "m2", "m3"]
+    assert "record_failed" not in d.log_text()
+    # Nothing is left to send again at the next start.
+    assert d.stop() == 0
+    d.start()
+    assert d.request({"op": "status"})["queue"]["sent"] == 4
+    assert len(relay.messages()) == 4
+
+
 def test_retention_sweeps_final_messages_only(daemons, relays):
     relay = relays()
     d = daemons(relay_config(relay), daemon={"retention": 1})

@@ -48,6 +48,27 @@ import Testing
         #expect(immediate == [10, 12] && grouped == [20, 22])
     }
 
+    @Test func aReloadMovesWaitingMessagesToTheRelayNowInForce() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 1)
+        s.add(Self.messages(2, company: "acme", from: 1) + Self.messages(2, company: "now", from: 5), policy: Self.route)
+        // acme's first message is on a connection to relay a; the rest wait.
+        guard case .grouped(let a, _)? = s.nextJob(quota: 500) else { Issue.record("no job"); return }
+        #expect(s.popGrouped(a)?.0.id == 1)
+        // The reload: acme and now move to relay b.
+        s.refile { company in company == "acme" || company == "now" ? Self.policy("b", group: company == "acme") : Self.route(company) }
+        #expect(s.held == 4)
+        var moved: [Int64] = []
+        while let job = s.nextJob(quota: 500) {
+            #expect(job.relayKey == Self.policy("b").relay.key)
+            switch job {
+            case .immediate(let message, _): moved.append(message.id)
+            case .grouped(let key, _): while let (message, _) = s.popGrouped(key) { moved.append(message.id) }
+            }
+            s.jobFinished(job)
+        }
+        #expect(moved.sorted() == [2, 5, 6])
+    }
+
     @Test func oneConnectionPerGroupedRelayUpToOneHundredMessages() {
         var s = SchedulerState(maxConnections: 8, relayConnections: 4)
         s.add(Self.messages(100, company: "acme"), policy: Self.route)
