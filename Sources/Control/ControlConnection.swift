@@ -1,4 +1,5 @@
 import Glibc
+import MailCore
 
 /// One client of the control socket, owned by the poll thread: its unparsed input, and its answers
 /// kept in request order (a client may send several requests without waiting; SPEC §3).
@@ -37,14 +38,30 @@ final class ControlConnection {
     var outstanding: Int { Int(nextSequence - nextToWrite) }
     var hasOutput: Bool { outputOffset < output.count }
 
-    /// Whether to read more: not after EOF or a fatal answer, and not while it owes many answers or a
-    /// large unread output (a client that does not read its answers must not grow our memory).
-    var wantsInput: Bool {
-        !readClosed && !closeWhenFlushed && outstanding < 512 && output.count - outputOffset < 4 << 20
+    /// Requests of one connection being answered at once, at most (a client may pipeline; SPEC §3).
+    static let maxOutstanding = 32
+    /// Answer bytes waiting for the client past which no more of its requests are taken.
+    static let maxPendingOutput = 4 << 20
+
+    /// Whether more of its requests may be taken: not while it owes many answers or has much unread
+    /// output. A client that sends without reading its answers must not grow our memory: its requests
+    /// wait, unread, in its socket and in `input`.
+    var takesRequests: Bool {
+        outstanding < ControlConnection.maxOutstanding && output.count - outputOffset < ControlConnection.maxPendingOutput
     }
 
-    /// Done: nothing more to read and nothing owed.
-    var isFinished: Bool { (readClosed || closeWhenFlushed) && outstanding == 0 && !hasOutput }
+    /// Whether to read more: not after EOF or a fatal answer, and only while it takes requests and has not
+    /// much read and not yet taken.
+    var wantsInput: Bool { !readClosed && !closeWhenFlushed && takesRequests && input.count < 1 << 20 }
+
+    /// When its output last moved (an answer queued or bytes written): a stopping server stops waiting
+    /// for a client that does not read.
+    var lastProgress = monotonicSeconds()
+
+    /// Done: nothing more to read, nothing owed, and no request read and left waiting for its turn.
+    var isFinished: Bool {
+        (readClosed || closeWhenFlushed) && outstanding == 0 && !hasOutput && (closeWhenFlushed || input.isEmpty)
+    }
 
     /// Stores an answer and moves every answer that is now in order to the output.
     func complete(sequence: UInt64, line: [UInt8]) {
@@ -56,21 +73,27 @@ final class ControlConnection {
             }
             output.append(contentsOf: next)
             nextToWrite += 1
+            lastProgress = monotonicSeconds()
         }
     }
 
-    /// Takes the complete lines from the input (without their line ends). When the pending partial line
-    /// exceeds `limit` bytes, returns `overLimit` and stops.
-    func takeLines(limit: Int) -> (lines: [[UInt8]], overLimit: Bool) {
+    /// Takes up to `maxLines` complete lines from the input (without their line ends). When the pending
+    /// partial line exceeds `limit` bytes, returns `overLimit` and stops.
+    func takeLines(limit: Int, maxLines: Int = .max) -> (lines: [[UInt8]], overLimit: Bool) {
         var lines: [[UInt8]] = []
         var start = 0
         var index = scanned
         let count = input.count
         var overLimit = false
+        var more = false
         input.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
             // memchr finds each newline a word or a vector at a time; a byte loop cost ~7 instructions a byte.
             while index < count, let found = memchr(base + index, 0x0A, count - index) {
+                if lines.count == maxLines {
+                    more = true
+                    return
+                }
                 let newline = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
                 var end = newline
                 if end > start && bytes[end - 1] == 0x0D { end -= 1 }
@@ -85,7 +108,8 @@ final class ControlConnection {
         }
         if overLimit { return (lines, true) }
         if start > 0 { input.removeFirst(start) }
-        scanned = input.count
-        return (lines, input.count > limit)
+        // Left untaken, the rest holds another line: scan it again next time.
+        scanned = more ? 0 : input.count
+        return (lines, !more && input.count > limit)
     }
 }

@@ -13,6 +13,8 @@ extension ControlServer {
         var nextID = 0
         var stopping = false
         var stopDeadline = Double.infinity
+        /// While stopping with nothing owed: when to close.
+        var quietUntil: Double?
         var scratch = [UInt8](repeating: 0, count: 65536)
         /// The server's access settings, read once per turn of the loop.
         var access: ControlServer.Access
@@ -53,10 +55,17 @@ extension ControlServer {
             while true {
                 server.heartbeat.withLock { $0 = monotonicSeconds() }
                 access = server.access.current
-                if stopping && (connections.values.allSatisfy { $0.outstanding == 0 && !$0.hasOutput }
-                    || monotonicSeconds() > stopDeadline)
-                {
-                    break
+                if stopping {
+                    // Done once every answer owed is written, or its client has not read for 2 s; then a
+                    // short quiet spell in which late requests still get `unavailable`, not a reset.
+                    let now = monotonicSeconds()
+                    let owed = connections.values.contains {
+                        $0.outstanding > 0
+                            || (($0.hasOutput || $0.input.contains(0x0A)) && now - $0.lastProgress < 2)
+                    }
+                    if owed { quietUntil = nil } else if quietUntil == nil { quietUntil = now + 0.2 }
+                    if let quietUntil, now >= quietUntil { break }
+                    if now > stopDeadline { break }
                 }
                 fds.removeAll(keepingCapacity: true)
                 order.removeAll(keepingCapacity: true)
@@ -70,7 +79,9 @@ extension ControlServer {
                     fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
                 }
-                let timeout = acceptPaused ? Int32(max(1, min(1000, (acceptPausedUntil - monotonicSeconds()) * 1000))) : 1000
+                var timeout: Int32 = 1000
+                if acceptPaused { timeout = Int32(max(1, min(1000, (acceptPausedUntil - monotonicSeconds()) * 1000))) }
+                if stopping { timeout = min(timeout, 50) }  // the quiet spell and stalled clients are timed
                 let ready = poll(&fds, nfds_t(fds.count), timeout)
                 if ready < 0 && errno != EINTR {
                     server.logger.error("poll failed", metadata: ["event": "control_poll_failed", "error": "\(errno)"])
@@ -91,7 +102,10 @@ extension ControlServer {
                         drop(connection)
                         continue
                     }
-                    if connection.hasOutput { writeTo(connection) }
+                    if connection.hasOutput {
+                        writeTo(connection)
+                        if !connection.input.isEmpty { takeRequests(connection) }
+                    }
                 }
                 let now = monotonicSeconds()
                 for connection in Array(connections.values) {
@@ -123,6 +137,8 @@ extension ControlServer {
                 guard let connection = connections[completion.connection] else { continue }
                 connection.complete(sequence: completion.sequence, line: completion.line)
                 writeTo(connection)
+                // Room again: requests read earlier and left waiting are taken now.
+                if !connection.input.isEmpty { takeRequests(connection) }
             }
             if stop && !stopping {
                 stopping = true
@@ -214,7 +230,16 @@ extension ControlServer {
                 total += n
                 if n < scratch.count { break }
             }
-            let (lines, overLimit) = connection.takeLines(limit: access.maxLineBytes)
+            takeRequests(connection)
+        }
+
+        /// Dispatches the complete request lines already read, as many as the connection takes now (see
+        /// `ControlConnection.takesRequests`); the rest wait for its answers to go out.
+        mutating func takeRequests(_ connection: ControlConnection) {
+            guard connection.lingerUntil == nil, !connection.closeWhenFlushed else { return }
+            let room = ControlConnection.maxOutstanding - connection.outstanding
+            guard room > 0, connection.takesRequests else { return }
+            let (lines, overLimit) = connection.takeLines(limit: access.maxLineBytes, maxLines: room)
             if !lines.isEmpty && !isAllowed(connection.peer) {
                 connection.input = []
                 connection.scanned = 0
@@ -228,10 +253,13 @@ extension ControlServer {
                 answerAndClose(
                     connection,
                     ProtocolError(.tooLarge, "request line exceeds max_message_bytes (\(access.maxLineBytes) bytes)"))
-            } else if connection.readClosed && !connection.input.isEmpty {
+            } else if connection.readClosed && !connection.input.isEmpty && connection.scanned == connection.input.count
+                && connection.takesRequests
+            {
                 // A last line without its newline: answer it too, as a line.
                 dispatch(connection.input, on: connection)
                 connection.input = []
+                connection.scanned = 0
             }
         }
 
@@ -264,6 +292,7 @@ extension ControlServer {
                     return
                 }
                 connection.outputOffset += n
+                connection.lastProgress = monotonicSeconds()
             }
         }
 

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -376,3 +377,45 @@ def test_out_of_file_descriptors_the_daemon_waits_instead_of_spinning(daemons, r
             for c in clients:
                 c.close()
     assert d.request({"op": "ping"})["ok"]  # descriptors free again: new clients are served
+
+
+def test_a_client_that_pipelines_without_reading_cannot_grow_the_daemon(daemons, tmp_path):
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    port = dead.getsockname()[1]
+    d = daemons("[smtp]\nhost = \"127.0.0.1\"\nport = %d\ntimeout = 10\ngroup = true\n"
+                "[retry]\nmin_delay = 3600\nmax_delay = 7200\n" % port)
+    with d.connect() as s:  # 2,000 messages, so that each list answer is about half a megabyte
+        for start in range(0, 2000, 200):
+            s.sendall(b"".join(json.dumps({"op": "enqueue", "message": {
+                "to": ["user%d@example.com" % i], "subject": "waiting %d" % i, "text": "t"}}).encode() + b"\n"
+                for i in range(start, start + 200)))
+            answers = s.makefile("rb")
+            for _ in range(200):
+                assert json.loads(answers.readline())["ok"]
+
+    def rss_mb():
+        for line in open("/proc/%d/status" % d.process.pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    greedy = d.connect()
+    greedy.setblocking(False)
+    request = b'{"op": "list", "limit": 10000}\n'
+    sent = 0
+    try:
+        while sent < 5000:  # until maild stops reading or all are sent; never reads an answer
+            greedy.send(request)
+            sent += 1
+    except BlockingIOError:
+        pass
+    # Over the next seconds maild answers what it took and takes no more: its memory stays small (it
+    # grew by gigabytes when it took every request it could read), and other clients are served.
+    for _ in range(30):
+        assert rss_mb() < 200, "maild grew to %.0f MB" % rss_mb()
+        assert d.request({"op": "ping"})["ok"]
+        time.sleep(0.1)
+    # Stopping does not wait long for a client that does not read.
+    d.signal(signal.SIGTERM)
+    assert d.process.wait(20) == 0
+    greedy.close()
+    dead.close()
