@@ -125,6 +125,10 @@ public enum ConfigLoader {
         d.relayConnections = r.int("relay_connections", default: d.relayConnections, range: 1...1000)
         if d.relayConnections > d.maxConnections {
             r.issue("relay_connections", "must not exceed max_connections (\(d.maxConnections))")
+        } else if d.relayConnections == d.maxConnections && d.maxConnections > 1 {
+            secrets.warn(
+                r.keyName("relay_connections"),
+                "equals max_connections: one relay that hangs, alone in use, can hold every connection")
         }
         d.retention = r.int("retention", default: d.retention, range: 1...Int.max)
         d.logLevel = r.choice("log_level", default: d.logLevel)

@@ -72,7 +72,22 @@ struct SchedulerState {
 
     var waiting: Int { lanes.values.reduce(0) { $0 + $1.queue.count } + immediate.count }
 
-    private func relayHasRoom(_ key: RelayKey) -> Bool { activeByRelay[key, default: 0] < relayConnections }
+    private func relayHasRoom(_ key: RelayKey) -> Bool {
+        guard activeByRelay[key, default: 0] < relayConnections else { return false }
+        // The last free connection goes to a relay that has none, while another relay is in use or has
+        // mail waiting: relays that hang cannot then take every connection between them (SPEC §4).
+        if active == maxConnections - 1 && maxConnections > 1 && activeByRelay[key, default: 0] > 0 {
+            return !othersBusy(key)
+        }
+        return true
+    }
+
+    /// Whether a relay other than `key` has a connection or mail waiting.
+    private func othersBusy(_ key: RelayKey) -> Bool {
+        if activeByRelay.keys.contains(where: { $0 != key }) { return true }
+        if lanes.contains(where: { $0.key != key && !$0.value.queue.isEmpty }) { return true }
+        return immediate.contains { $0.1.relay.key != key }
+    }
 
     /// The next job to start, if a connection slot is free and some work may use it.
     mutating func nextJob(quota: Int) -> DeliveryJob? {

@@ -166,6 +166,13 @@ import Testing
         #expect(try dir.load("[daemon]\ncompanies_dir = \"companies.d\"\n").warnings.isEmpty)
     }
 
+    @Test func warnsWhenOneRelayMayTakeEveryConnection() throws {
+        let dir = ConfigDirectory()
+        let c = try dir.load("[daemon]\nmax_connections = 8\nrelay_connections = 8\n")
+        #expect(c.warnings.contains { $0.contains("daemon.relay_connections equals max_connections") })
+        #expect(try dir.load("[daemon]\nmax_connections = 8\nrelay_connections = 4\n").warnings.isEmpty)
+    }
+
     @Test func refusesBadCompanyFileNames() {
         let dir = ConfigDirectory()
         dir.write("companies.d/-bad.toml", "enabled = false\n")

@@ -69,6 +69,25 @@ import Testing
         #expect(moved.sorted() == [2, 5, 6])
     }
 
+    @Test func theLastConnectionIsKeptForARelayWithoutOne() {
+        // Relays a and b hang (their connections never end); then c's mail comes.
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(400, company: "acme") + Self.messages(400, company: "beta"), policy: Self.route)
+        var opened: [RelayKey: Int] = [:]
+        while let job = s.nextJob(quota: 500) { opened[job.relayKey, default: 0] += 1 }
+        #expect(opened[Self.policy("a").relay.key] == 4 && opened[Self.policy("b").relay.key] == 3)
+        s.add(Self.messages(10, company: "gamma"), policy: { _ in Self.policy("c", group: false) })
+        #expect(s.nextJob(quota: 500)?.relayKey == Self.policy("c", group: false).relay.key)
+        #expect(s.nextJob(quota: 500) == nil)
+
+        // One relay alone may use every connection.
+        var alone = SchedulerState(maxConnections: 8, relayConnections: 8)
+        alone.add(Self.messages(1000, company: "acme"), policy: Self.route)
+        var count = 0
+        while alone.nextJob(quota: 500) != nil { count += 1 }
+        #expect(count == 8)
+    }
+
     @Test func oneConnectionPerGroupedRelayUpToOneHundredMessages() {
         var s = SchedulerState(maxConnections: 8, relayConnections: 4)
         s.add(Self.messages(100, company: "acme"), policy: Self.route)
