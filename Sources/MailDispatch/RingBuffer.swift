@@ -28,12 +28,6 @@ struct RingBuffer<Element> {
         return element
     }
 
-    /// Whether an element matches (O(n)).
-    func contains(where matches: (Element) -> Bool) -> Bool {
-        for i in 0..<count where matches(storage[(head + i) % storage.count]!) { return true }
-        return false
-    }
-
     /// Removes and returns the first element that matches, keeping the order of the others (O(n)).
     mutating func removeFirst(where matches: (Element) -> Bool) -> Element? {
         var kept = RingBuffer()

@@ -37,6 +37,8 @@ struct SchedulerState {
     private(set) var lanes: [RelayKey: Lane] = [:]
     private var laneOrder: [RelayKey] = []
     private(set) var immediate = RingBuffer<(ClaimedMessage, RelayPolicy)>()
+    /// Waiting immediate messages per relay (so that no question about them scans the queue).
+    private var immediateByRelay: [RelayKey: Int] = [:]
     /// Open connections, all relays together, and per relay.
     private(set) var active = 0
     private(set) var activeByRelay: [RelayKey: Int] = [:]
@@ -66,6 +68,7 @@ struct SchedulerState {
                 lanes[key]!.queue.append(message)
             } else {
                 immediate.append((message, p))
+                immediateByRelay[p.relay.key, default: 0] += 1
             }
         }
     }
@@ -86,7 +89,7 @@ struct SchedulerState {
     private func othersBusy(_ key: RelayKey) -> Bool {
         if activeByRelay.keys.contains(where: { $0 != key }) { return true }
         if lanes.contains(where: { $0.key != key && !$0.value.queue.isEmpty }) { return true }
-        return immediate.contains { $0.1.relay.key != key }
+        return immediateByRelay.keys.contains { $0 != key }
     }
 
     /// The next job to start, if a connection slot is free and some work may use it.
@@ -122,6 +125,7 @@ struct SchedulerState {
         while found == nil, skipped.count < 64, let (message, policy) = immediate.popFirst() {
             if relayHasRoom(policy.relay.key) {
                 open(policy.relay.key)
+                tookImmediate(for: policy.relay.key)
                 found = .immediate(message, policy)
             } else {
                 skipped.append((message, policy))
@@ -129,6 +133,11 @@ struct SchedulerState {
         }
         for item in skipped.reversed() { immediate.prepend(item) }
         return found
+    }
+
+    private mutating func tookImmediate(for key: RelayKey) {
+        immediateByRelay[key, default: 1] -= 1
+        if immediateByRelay[key] == 0 { immediateByRelay[key] = nil }
     }
 
     private mutating func open(_ key: RelayKey) {
@@ -175,7 +184,8 @@ struct SchedulerState {
 
     /// Takes message `id` if it waits for a connection (claimed, nothing sent): it can still be cancelled.
     mutating func withdraw(id: Int64) -> ClaimedMessage? {
-        if let (message, _) = immediate.removeFirst(where: { $0.0.id == id }) {
+        if let (message, policy) = immediate.removeFirst(where: { $0.0.id == id }) {
+            tookImmediate(for: policy.relay.key)
             held -= 1
             return message
         }
@@ -205,6 +215,7 @@ struct SchedulerState {
         var all: [ClaimedMessage] = []
         for key in laneOrder { all += drainLane(key) }
         while let (message, _) = immediate.popFirst() { all.append(message) }
+        immediateByRelay = [:]
         return all
     }
 }
