@@ -18,12 +18,18 @@ public enum MessageComposer {
     public static func compose(_ input: CompositionInput) -> ComposedMessage {
         // Internationalised domains with ASCII local parts go out as A-labels, in the headers and the
         // envelope alike: such mail then needs no SMTPUTF8.
+        // Checked first: every enqueue composes, and almost every domain is ASCII (no arrays to copy).
         var input = input
-        input.from = input.from.withASCIIDomain
-        input.replyTo = input.replyTo?.withASCIIDomain
-        input.to = input.to.map(\.withASCIIDomain)
-        input.cc = input.cc.map(\.withASCIIDomain)
-        input.bcc = input.bcc.map(\.withASCIIDomain)
+        let idn = { (m: Mailbox) in !m.address.domain.utf8.allSatisfy { $0 < 0x80 } }
+        if idn(input.from) || input.replyTo.map(idn) == true || input.to.contains(where: idn)
+            || input.cc.contains(where: idn) || input.bcc.contains(where: idn)
+        {
+            input.from = input.from.withASCIIDomain
+            input.replyTo = input.replyTo?.withASCIIDomain
+            input.to = input.to.map(\.withASCIIDomain)
+            input.cc = input.cc.map(\.withASCIIDomain)
+            input.bcc = input.bcc.map(\.withASCIIDomain)
+        }
         var capacity = 1024 + input.subject.utf8.count * 3
         capacity += (input.text?.utf8.count ?? 0) * 11 / 10 + (input.html?.utf8.count ?? 0) * 11 / 10
         for a in input.attachments { capacity += a.data.count * 139 / 100 + 512 }
