@@ -51,13 +51,21 @@ final class DeliveryJournal: Sendable {
         let files = try Self.paths(for: outboxPath).map { path throws(SystemCallError) in try JournalFile(path: path) }
         // The files may be new: their directory entries must survive a power loss too.
         try Self.syncDirectory(of: outboxPath)
-        let records = try files.flatMap { file throws(SystemCallError) in try file.readAll() }.sorted { $0.seq < $1.seq }
+        var records: [(seq: Int64, entry: JournalEntry)] = []
+        var discarded = 0
+        for file in files {
+            let read = try file.readAll()
+            records += read.records
+            discarded += read.discarded
+        }
+        records.sort { $0.seq < $1.seq }
         if !records.isEmpty {
             try Self.apply(records.map(\.entry), to: store, policy: policy)
             replayed += records.count
         }
         for file in files { try file.truncate() }
         self.replayed = replayed
+        self.discardedBytes = discarded
         let state = State(files: files, nextSeq: (records.last?.seq ?? 0) + 1)
         self.state = state
         let work = self.work
@@ -82,6 +90,9 @@ final class DeliveryJournal: Sendable {
 
     /// Records applied at start-up.
     let replayed: Int
+    /// Bytes found after the last intact record at start-up: a record a crash tore while it was written
+    /// (its outcome was never acknowledged, so the attempt is treated as not recorded), or damage.
+    let discardedBytes: Int
 
     /// Makes `entries` durable; `completion` gets their seqs (for `remove`), on the journal's thread.
     func append(_ entries: [JournalEntry], completion: @escaping @Sendable (Result<[Int64], OutboxError>) -> Void) {

@@ -80,8 +80,9 @@ final class JournalFile {
         applied = 0
     }
 
-    /// Every intact record in the file, in file order.
-    func readAll() throws(SystemCallError) -> [(seq: Int64, entry: JournalEntry)] {
+    /// Every intact record in the file, in file order, and how many bytes follow the last of them (a
+    /// record torn by a crash, never acknowledged).
+    func readAll() throws(SystemCallError) -> (records: [(seq: Int64, entry: JournalEntry)], discarded: Int) {
         var bytes = [UInt8](repeating: 0, count: size)
         var offset = 0
         while offset < size {
@@ -93,7 +94,8 @@ final class JournalFile {
             if n == 0 { break }
             offset += n
         }
-        return Self.decode(bytes[..<offset])
+        let (records, used) = Self.decode(bytes[..<offset])
+        return (records, offset - used)
     }
 
     static let headerSize = 12
@@ -111,7 +113,8 @@ final class JournalFile {
         out += payload
     }
 
-    static func decode(_ bytes: ArraySlice<UInt8>) -> [(seq: Int64, entry: JournalEntry)] {
+    /// The intact records at the start of `bytes`, and how many bytes they take.
+    static func decode(_ bytes: ArraySlice<UInt8>) -> (records: [(seq: Int64, entry: JournalEntry)], used: Int) {
         var records: [(Int64, JournalEntry)] = []
         var offset = bytes.startIndex
         while bytes.endIndex - offset >= headerSize {
@@ -129,7 +132,7 @@ final class JournalFile {
             records.append((bytes.littleEndian(Int64.self, at: start), entry))
             offset = start + length
         }
-        return records
+        return (records, offset - bytes.startIndex)
     }
 
 

@@ -60,6 +60,11 @@ public final class Outbox: Sendable {
         if journal.replayed > 0 {
             logger.notice("journal applied", metadata: ["event": "journal_replayed", "count": "\(journal.replayed)"])
         }
+        if journal.discardedBytes > 0 {
+            logger.warning(
+                "the delivery journal ended in a record torn by a crash (or damaged); ignored: its message is due again",
+                metadata: ["event": "journal_tail_discarded", "bytes": "\(journal.discardedBytes)"])
+        }
         try writeDB.execute("BEGIN IMMEDIATE")
         let recovered = try writeStore.recoverInterrupted(now: now)
         try writeStore.writeCounts()
