@@ -226,3 +226,38 @@ def test_inline_settings_cannot_make_maild_read_a_password_file(tmp_path, daemon
     both.write_text(company_file(secured, sender="s@example.com", password="x", password_file="acme.secret"))
     out = d.mailctl("test", "--settings", both, "--to", "a@example.com")
     assert out.returncode != 0 and b"password_file: set password or password_file, not both" in out.stderr
+
+
+def test_companies_on_one_relay_never_share_a_connection_made_with_other_settings(daemons, relays, certs):
+    """Grouped mail to one host, port and username still goes on connections of its own when the
+    password or the certificate check differ: a message is never sent under another company's login,
+    nor over a connection that verified less than its company asks."""
+    shared = relays("--auth", "apikey:Key-Of-Acme", "--auth", "apikey:Key-Of-Beta", "--auth-plaintext",
+                    name="shared")
+    glob = relays(name="global")
+    login = dict(group=True, auth=True, username="apikey", allow_plaintext_auth=True)
+    d = daemons(relay_config(glob), companies={
+        "acme": company_file(shared, sender="noreply@acme.example", password="Key-Of-Acme", **login),
+        "beta": company_file(shared, sender="noreply@beta.example", password="Key-Of-Beta", **login),
+        "gamma": company_file(shared, sender="noreply@gamma.example", password="Revoked-Key", **login)})
+    ids = {c: d.enqueue({"company": c, "to": ["bob@example.com"], "subject": c, "text": "t"})
+           for c in ["acme", "beta", "gamma"]}
+    arrived = {meta["mail_from"]: meta for meta, _ in shared.wait_for(2)}
+    assert arrived["noreply@acme.example"]["auth_credential"] == 0
+    assert arrived["noreply@beta.example"]["auth_credential"] == 1
+    assert d.wait_state(ids["gamma"], ["deferred"])["last_error"].startswith("authentication failed")
+    assert [d.show(ids[c])["state"] for c in ["acme", "beta"]] == ["sent", "sent"]
+
+    # One relay whose certificate is self-signed: only the company that turned verification off may use it.
+    tls = relays("--security", "tls", "--cert", certs / "self.pem", "--key", certs / "self.key", name="self-signed")
+    for name, extra in [("strict", dict(ca_file=str(certs / "ca.pem"))), ("lax", dict(tls_verify=False))]:
+        d.write_company(name, company_file(tls, sender="noreply@%s.example" % name, group=True, security="tls",
+                                           **extra))
+    assert d.request({"op": "reload"})["ok"]
+    strict = d.enqueue({"company": "strict", "to": ["a@example.com"], "subject": "strict", "text": "t"})
+    lax = d.enqueue({"company": "lax", "to": ["a@example.com"], "subject": "lax", "text": "t"})
+    (meta, _), = tls.wait_for(1)
+    assert meta["mail_from"] == "noreply@lax.example"
+    assert d.wait_state(lax, ["sent"])["state"] == "sent"
+    assert "certificate" in d.wait_state(strict, ["deferred"])["last_error"]
+    assert len(tls.messages()) == 1

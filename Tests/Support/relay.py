@@ -5,14 +5,16 @@ It listens on loopback only, prints `READY <port>` on stdout once it accepts con
 and records what it receives in --maildir:
 
     NNNNNN.eml    the message as received (dot-unstuffed), written first
-    NNNNNN.json   its envelope: mail_from, rcpt_tos, mail_options, session, tls, auth_user
+    NNNNNN.json   its envelope: mail_from, rcpt_tos, mail_options, session, tls, auth_user,
+                  auth_credential (which --auth pair the session logged in with, counted from 0)
                   (tls is true for STARTTLS and for implicit TLS alike)
     events.jsonl  one JSON object per connection and per command (AUTH arguments never logged), and
                   {"event": "sni", "server_name": NAME or null} per TLS handshake
 
 Behaviours for tests (each optional):
     --security none|starttls|tls     STARTTLS offered, or TLS from the first byte
-    --auth USER:PASSWORD             require AUTH (PLAIN and LOGIN) with these credentials
+    --auth USER:PASSWORD             require AUTH (PLAIN and LOGIN) with these credentials (repeatable:
+                                     any of the pairs logs in)
     --auth-mechanisms PLAIN,LOGIN    restrict the mechanisms offered
     --auth-plaintext                 offer AUTH on an unencrypted connection too
     --pipelining                     advertise PIPELINING
@@ -144,6 +146,7 @@ class Handler:
             "session": server.number,
             "tls": session.ssl is not None or server.implicit_tls,
             "auth_user": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
+            "auth_credential": getattr(session, "credential_index", None),
             "helo": session.host_name,
         }
         self.recorder.message(content, meta)
@@ -201,13 +204,16 @@ for _verb in ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET"
 
 
 def authenticator_for(credentials):
-    user, _, password = credentials.partition(":")
+    pairs = [c.partition(":")[::2] for c in credentials]
 
     def authenticate(server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user
-              and auth_data.password.decode() == password)
+        index = None
+        if isinstance(auth_data, LoginPassword):
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            index = next((i for i, pair in enumerate(pairs) if pair == given), None)
+        session.credential_index = index
         # handled=False: aiosmtpd then answers a failure with 535 itself (by default it sends nothing).
-        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+        return AuthResult(success=index is not None, handled=False, auth_data=auth_data if index is not None else None)
 
     return authenticate
 
@@ -242,7 +248,7 @@ async def main():
     parser.add_argument("--security", choices=["none", "starttls", "tls"], default="none")
     parser.add_argument("--cert")
     parser.add_argument("--key")
-    parser.add_argument("--auth")
+    parser.add_argument("--auth", action="append")
     parser.add_argument("--auth-mechanisms")
     parser.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS")
     parser.add_argument("--pipelining", action="store_true")

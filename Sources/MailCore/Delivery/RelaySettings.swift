@@ -56,19 +56,27 @@ public struct RelaySettings: Sendable, Hashable {
     /// `host:port`, for logs and attempt records (`[::1]:25` for IPv6 literals).
     public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// Messages whose relays have the same key share connections in grouped mode (SPEC §4).
-    public var key: RelayKey { RelayKey(host: host.lowercased(), port: port, security: security, username: username) }
+    /// Messages whose relays have the same key share connections in grouped mode (SPEC §4), a relay's
+    /// connection limit and its back-off after a failure.
+    public var key: RelayKey {
+        var normalised = self
+        normalised.host = host.lowercased()
+        return RelayKey(settings: normalised)
+    }
 }
 
-/// What makes two relays "the same" for connection sharing: host, port, security and username.
+/// What makes two relays "the same" for connection sharing: every setting of the connection, not only
+/// where it goes. Two companies on one host with different passwords, certificate checks or timeouts
+/// log in and verify on connections of their own: a message is never sent under another company's
+/// login, nor over a connection that checked less than its settings ask.
 public struct RelayKey: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var security: TransportSecurity
-    public var username: String
+    let settings: RelaySettings
 
+    public var host: String { settings.host }
+    public var port: Int { settings.port }
+
+    /// `user@host:port` (never the password).
     public var description: String {
-        let base = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        return username.isEmpty ? base : "\(username)@\(base)"
+        settings.username.isEmpty ? settings.endpoint : "\(settings.username)@\(settings.endpoint)"
     }
 }
