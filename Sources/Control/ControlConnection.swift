@@ -51,8 +51,11 @@ final class ControlConnection {
     }
 
     /// Whether to read more: not after EOF or a fatal answer, and only while it takes requests and has not
-    /// much read and not yet taken.
-    var wantsInput: Bool { !readClosed && !closeWhenFlushed && takesRequests && input.count < 1 << 20 }
+    /// much read and not yet taken. A line still incomplete is read on, up to `max_message_bytes`, where
+    /// `takeLines` ends it with `too_large`.
+    var wantsInput: Bool {
+        !readClosed && !closeWhenFlushed && takesRequests && (input.count < 1 << 20 || scanned == input.count)
+    }
 
     /// When its output last moved (an answer queued or bytes written): a stopping server stops waiting
     /// for a client that does not read.

@@ -76,7 +76,9 @@ extension ControlServer {
                     var events: Int32 = 0
                     if connection.wantsInput || connection.lingerUntil != nil { events |= Int32(POLLIN) }
                     if connection.hasOutput { events |= Int32(POLLOUT) }
-                    fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
+                    // Nothing to wait for: left out (a negative fd), or poll would report a client's hang-up
+                    // (POLLHUP) at once, every turn, until its answers free room to read its EOF.
+                    fds.append(pollfd(fd: events == 0 ? -1 : connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
                 }
                 var timeout: Int32 = 1000

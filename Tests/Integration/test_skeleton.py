@@ -121,6 +121,62 @@ def test_line_longer_than_max_message_bytes_gets_too_large_and_is_closed(daemons
     assert d.request({"op": "ping"})["ok"]  # the daemon serves the next client
 
 
+def open_sockets(pid):
+    fds = "/proc/%d/fd" % pid
+    return sum(1 for fd in os.listdir(fds) if os.readlink(os.path.join(fds, fd)).startswith("socket:"))
+
+
+def test_lines_over_a_mebibyte_are_read_to_their_end_or_their_limit(daemons, relay):
+    """Reading stopped at 1 MiB of a line still incomplete: a 1.5 MB attachment was never answered, and a
+    client that gave up left maild polling its hang-up in a loop."""
+    import base64
+    import random
+    d = daemons(relay_config(relay), daemon={"max_message_bytes": 3 * 1024 * 1024})
+    content = random.Random(7).randbytes(1_500_000)
+    answer = d.request({"op": "enqueue", "message": {"to": ["a@example.com"], "subject": "big", "text": "t",
+                        "attachments": [{"filename": "big.bin", "data": base64.b64encode(content).decode()}]}})
+    assert answer["ok"], answer
+    (_, raw), = relay.wait_for(1)
+    (part,) = list(email.message_from_bytes(raw, policy=email.policy.default).iter_attachments())
+    assert part.get_content() == content
+    with d.connect() as s:
+        s.sendall(b'{"op": "ping", "req": "' + b"x" * (4 * 1024 * 1024))
+        answer = json.loads(read_line(s))
+        assert answer["error"]["code"] == "too_large"
+
+    def sockets():
+        return open_sockets(d.process.pid)
+    wait_until(lambda: d.request({"op": "ping"})["ok"] and sockets() == 1 or None,
+               message="maild to have only its listening socket")  # the test relay's connection is closed
+    with d.connect() as s:
+        s.sendall(b'{"op": "ping", "req": "' + b"x" * 1_500_000)
+    wait_until(lambda: sockets() == 1, message="the abandoned connection to be closed")
+    assert d.request({"op": "ping"})["ok"]
+
+
+def test_a_client_that_hangs_up_while_its_requests_wait_does_not_keep_maild_busy(daemons, relays):
+    """With 32 requests in work a connection is not read; when its client hung up meanwhile, poll
+    reported the hang-up at once on every turn, and the control thread spun until the answers came."""
+    d = daemons(relay_config(relays()))
+    silent = relays("--silent", name="silent")
+    request = json.dumps({"op": "test", "to": "a@example.com", "settings": {
+        "host": "127.0.0.1", "port": silent.port, "sender": "s@example.com", "timeout": 10}}).encode() + b"\n"
+    with d.connect() as s:
+        s.sendall(request * 40)  # 32 taken, each waiting 10 s for a greeting; 8 left unread
+        # The listening socket, this client's, and one to the silent relay for each test taken.
+        wait_until(lambda: open_sockets(d.process.pid) >= 34, message="32 connection tests to be waiting")
+
+    def control_cpu():
+        for task in os.listdir("/proc/%d/task" % d.process.pid):
+            if open("/proc/%d/task/%s/comm" % (d.process.pid, task)).read().strip() == "control-poll":
+                fields = open("/proc/%d/task/%s/stat" % (d.process.pid, task)).read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    before = control_cpu()
+    time.sleep(2)  # not a wait for anything: the window in which a spinning thread shows
+    assert control_cpu() - before < 0.5, "the control thread used %.1f s of CPU in 2 s" % (control_cpu() - before)
+    assert d.request({"op": "ping"})["ok"]
+
+
 def test_status_counts_every_state(daemons, relay):
     d = daemons(relay_config(relay))
     d.enqueue({"to": ["a@example.com"], "subject": "x", "text": "y"})
