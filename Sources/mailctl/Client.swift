@@ -22,7 +22,7 @@ enum ClientError: Error, CustomStringConvertible {
     var exitStatus: Int32 {
         switch self {
         case .unreachable: return ExitStatus.unavailable
-        case .forbidden: return 77  // EX_NOPERM
+        case .forbidden: return ExitStatus.noPermission
         case .protocolFailure: return ExitStatus.tempFail
         }
     }

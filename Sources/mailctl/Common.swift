@@ -23,6 +23,17 @@ enum ExitStatus {
     static let unavailable: Int32 = 69
     static let software: Int32 = 70
     static let tempFail: Int32 = 75
+    static let noPermission: Int32 = 77
+
+    /// How a command ends when maild refuses its request with `code`: try again later when maild is
+    /// stopping or its storage failed, no permission when the socket's `allowed_uids` leave this user out.
+    static func refused(_ code: String?) -> Int32 {
+        switch code {
+        case "unavailable": return tempFail
+        case "forbidden": return noPermission
+        default: return failed
+        }
+    }
 }
 
 /// Sends one request; on an error answer prints it (or the JSON) and exits non-zero. Returns the answer.
@@ -36,7 +47,7 @@ func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue
     }
     if options.json {
         print(answer.jsonText)
-        if answer["ok"]?.boolValue != true { throw ExitCode(ExitStatus.failed) }
+        if answer["ok"]?.boolValue != true { throw ExitCode(ExitStatus.refused(answer["error"]?["code"]?.stringValue)) }
         return answer
     }
     if answer["ok"]?.boolValue != true {
@@ -50,7 +61,7 @@ func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue
             printError("transcript:")
             for line in transcript { printError("  \(line.stringValue ?? "")") }
         }
-        throw ExitCode(code == "unavailable" ? ExitStatus.tempFail : ExitStatus.failed)
+        throw ExitCode(ExitStatus.refused(code))
     }
     return answer
 }

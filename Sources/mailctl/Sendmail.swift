@@ -155,7 +155,7 @@ enum Sendmail {
         switch code {
         case "invalid_message", "too_large", "bad_request": return ExitStatus.dataError
         case "unavailable": return ExitStatus.tempFail
-        case "forbidden": return 77  // EX_NOPERM
+        case "forbidden": return ExitStatus.noPermission
         default: return ExitStatus.software
         }
     }

@@ -312,6 +312,11 @@ def test_peer_not_in_allowed_uids_is_forbidden(relay):
         answer = json.loads(lines[0])
         assert answer["error"]["code"] == "forbidden" and "65534" in answer["error"]["message"]
         assert lines[1] == "b''"  # disconnected
+        for extra in [[], ["--json"]]:  # mailctl, answered `forbidden`, exits EX_NOPERM as when the mode refuses it
+            out = subprocess.run([str(BIN / "mailctl"), "--socket", str(d.socket), "status", *extra], user=65534,
+                                 group=65534, capture_output=True, text=True, timeout=20)
+            assert out.returncode == 77, out
+            assert "forbidden" in out.stdout + out.stderr and "allowed_uids" in out.stdout + out.stderr
         assert d.request({"op": "ping"})["ok"]  # root (and maild's own uid) is allowed
     finally:
         assert d.stop() == 0
