@@ -49,6 +49,17 @@ struct RawMessagePreparerTests {
         #expect(m.messageID == "own.id@acme.example")
     }
 
+    @Test("a Message-ID field without an id is replaced by a new one, not kept beside it", arguments: [
+        "Message-ID: <>", "Message-ID:", "Message-ID: (none)", "Message-ID:  \r\n \t",
+    ])
+    func replacesAnEmptyMessageID(_ field: String) throws {
+        let m = try prepare("From: a@acme.example\r\n\(field)\r\nSubject: s\r\n\r\nbody\r\n")
+        let lines = crlfLines(m.bytes).map { text($0) }
+        #expect(m.messageID.hasSuffix("@host.example"))
+        #expect(lines.filter { $0.lowercased().hasPrefix("message-id:") } == ["Message-ID: <\(m.messageID)>"])
+        #expect(lines.prefix(2) == ["From: a@acme.example", "Subject: s"])
+    }
+
     @Test("every Bcc and Resent-Bcc field goes, continuation lines included; nothing else changes")
     func bcc() throws {
         let raw =

@@ -6,7 +6,8 @@ public enum RawMessagePreparer {
     public static let maximumLineLength = 998
 
     /// SPEC §3 "ready-made message": normalises line ends to CRLF (a lone CR or LF included, and a CRLF is added
-    /// after a last line that lacks one), adds Date and Message-ID at the end of the header section when missing,
+    /// after a last line that lacks one), adds Date and Message-ID at the end of the header section when missing
+    /// (a Message-ID field that holds no id is replaced),
     /// removes every Bcc and Resent-Bcc field (continuation lines included), drops a leading mbox `From ` line,
     /// and re-encodes nothing else.
     ///
@@ -74,12 +75,17 @@ public enum RawMessagePreparer {
         } else {
             messageID = ""
         }
+        // A Message-ID field without an id (`<>`, blank) is replaced, not kept beside the new one: a message
+        // has at most one (RFC 5322 §3.6).
         let addMessageID = messageID.isEmpty
         if addMessageID { messageID = MessageIDGenerator.generate(domain: messageIDDomain) }
+        func kept(_ name: String) -> Bool {
+            name != "bcc" && name != "resent-bcc" && !(addMessageID && name == "message-id")
+        }
 
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 128)
-        for field in header.fields where field.lowercasedName != "bcc" && field.lowercasedName != "resent-bcc" {
+        for field in header.fields where kept(field.lowercasedName) {
             out.append(contentsOf: bytes[field.range])
         }
         if header.first("date") == nil { out.append("Date: \(date.rfc5322)\r\n") }
