@@ -59,6 +59,17 @@ import Testing
         #expect(r.recipients == ["a@b.c"] && r.from == nil)
     }
 
+    @Test func theReadyMadeFormsFieldsGivenAsNullAreAbsent() throws {
+        let line = #"{"op":"enqueue","message":{"to":["n@example.com"],"text":"x","raw":null,"recipients":null}}"#
+        guard case .enqueue(let e) = try decode(line).1.get(), case .compose(let m) = e.message else {
+            Issue.record("not the composed form")
+            return
+        }
+        #expect(m.to == ["n@example.com"] && m.text == "x")
+        #expect(error(#"{"op":"enqueue","message":{"to":["n@example.com"],"text":"x","raw":"aGk="}}"#)?.message
+            == #"unknown field "to" in message"#)
+    }
+
     @Test func echoesReqEvenWhenTheRequestIsRefused() {
         let (req, result) = decode(#"{"op":"nope","req":{"a":[1]}}"#)
         #expect(req == ["a": [1]])

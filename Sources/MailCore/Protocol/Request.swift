@@ -182,7 +182,7 @@ extension Request {
         if let company, !CompanyID.isValid(company) {
             throw .invalidMessage("message.company \"\(company)\" is invalid: \(CompanyID.rule)")
         }
-        if m.has("raw") {
+        if m.value("raw") != nil {
             try m.rejectUnknown(allowed: ["company", "raw", "recipients", "from"])
             let raw = try m.requiredString("raw")
             guard let bytes = Base64.decode(raw) else { throw .invalidMessage("message.raw is not valid base64") }
@@ -190,9 +190,11 @@ extension Request {
             guard m.has("recipients") else { throw .badRequest("message.recipients is required with message.raw") }
             return .raw(RawMessageRequest(company: company, raw: bytes, recipients: recipients, from: try m.string("from")))
         }
-        try m.rejectUnknown(allowed: [
-            "company", "kind", "from", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "attachments", "headers",
-        ])
+        // The ready-made form's own fields given as null are absent, as any optional field is.
+        try m.rejectUnknown(
+            allowed: [
+                "company", "kind", "from", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "attachments", "headers",
+            ] + ["raw", "recipients"].filter { m.has($0) && m.value($0) == nil })
         var message = MessageRequest()
         message.company = company
         if let kind = try m.string("kind") {
