@@ -19,6 +19,9 @@ extension OutboxStore {
             WHERE id = ?2
             """
         ).bind(1, now.milliseconds).bind(2, id).run()
+        // Its recipients still pending will not be sent to either (`show` must not call them deferred).
+        try db.statement("UPDATE recipients SET state = 'cancelled' WHERE message = ? AND state IN ('pending', 'deferred')")
+            .bind(1, id).run()
         moved(from: state, to: .cancelled)
     }
 

@@ -217,6 +217,19 @@ final class OutboxFixture: @unchecked Sendable {
         #expect(try await f.outbox.detail(id: id)?.uncertain == true)
     }
 
+    @Test func cancellingEndsTheRecipientsStillPendingAndKeepsTheDeliveredOnes() async throws {
+        let f = try OutboxFixture()
+        let id = try await f.outbox.enqueue(f.message(recipients: ["a@x.com", "b@y.com", "c@z.com"])).id
+        _ = try f.outbox.claimBlocking(ids: [id], leaseSeconds: 60)
+        _ = try await f.record(
+            id, DeliveryResult(relay: "r:25", recipients: [("a@x.com", .delivered("250 ok")), ("b@y.com", .deferred("451 later"))]))
+        try await f.outbox.cancel(id: id)
+        let detail = try #require(try await f.outbox.detail(id: id))
+        #expect(detail.summary.state == .cancelled)
+        #expect(detail.recipients.map(\.state) == [.delivered, .cancelled, .cancelled])
+        #expect(detail.recipients[1].reply == "451 later")  // the last reply stays
+    }
+
     @Test func cancelRetryFlushAndTheirConflicts() async throws {
         let f = try OutboxFixture()
         let queued = try await f.outbox.enqueue(f.message(1)).id

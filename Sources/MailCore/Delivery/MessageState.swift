@@ -29,6 +29,8 @@ public enum RecipientState: String, Sendable, CaseIterable {
     case delivered
     /// Refused for good (5xx), or expired at `max_age`.
     case failed
+    /// Never to be sent to: the message was cancelled first.
+    case cancelled
 
     /// The recipient still has to be sent to.
     public var isPending: Bool { self == .pending || self == .deferred }
