@@ -83,6 +83,10 @@ public enum ConfigLoader {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             return .failure(ConfigIssue(file: file, key: "", rule: "is not valid UTF-8"))
         }
+        if let line = lineOfNULEscape(bytes) {
+            // The TOML library hands strings over as C strings: the value would silently end at the NUL.
+            return .failure(ConfigIssue(file: file, key: "", rule: "line \(line): a NUL character (\\u0000) is not allowed"))
+        }
         do {
             return .success(ConfigValue.from(toml: try TOMLTable(string: text)))
         } catch let error as TOMLParseError {
@@ -91,6 +95,31 @@ public enum ConfigLoader {
         } catch {
             return .failure(ConfigIssue(file: file, key: "", rule: "TOML syntax error: \(error)"))
         }
+    }
+
+    /// The line of the first `\u0000` or `\U00000000` escape (one not itself escaped as `\\u0000`), if any.
+    static func lineOfNULEscape(_ bytes: [UInt8]) -> Int? {
+        let backslash = UInt8(ascii: "\\")
+        var line = 1
+        var backslashes = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\n") { line += 1 }
+            if b == backslash {
+                backslashes += 1
+            } else {
+                if backslashes % 2 == 1 {
+                    let digits = b == UInt8(ascii: "u") ? 4 : b == UInt8(ascii: "U") ? 8 : 0
+                    if digits > 0, i + digits < bytes.count, bytes[(i + 1)...(i + digits)].allSatisfy({ $0 == UInt8(ascii: "0") }) {
+                        return line
+                    }
+                }
+                backslashes = 0
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func readDaemon(_ r: inout TableReader, secrets: SecretReader, hostName: String) -> DaemonSettings {

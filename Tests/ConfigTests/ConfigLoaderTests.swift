@@ -85,6 +85,8 @@ import Testing
         ("[sender]\non_behalf = \"both\"", "sender.on_behalf: must be one of"),
         ("[retry]\nmin_delay = 10\nmax_delay = 5", "retry.max_delay: must be at least min_delay (10)"),
         ("[smtp\nhost = 1", "TOML syntax error at line 1"),
+        ("[sender]\nname = \"Z\\u0000Q\"", "line 2: a NUL character (\\u0000) is not allowed"),
+        ("[sender]\n\nname = \"Z\\U00000000\"", "line 3: a NUL character"),
         ("smtp = 3", "smtp: must be a table [smtp] (got an integer)"),
     ])
     func refusesWithFileKeyAndRule(text: String, expected: String) {
@@ -182,5 +184,15 @@ import Testing
     @Test func secretsNeverPrint() {
         let s = Secret("hunter2")
         #expect("\(s)" == "********" && String(describing: [s]) == "[********]" && s.reveal() == "hunter2")
+    }
+}
+
+@Suite struct NULEscapeTests {
+    @Test(arguments: [
+        (#"a = "x\u0000""#, 1), ("# c\nb = \"\\U00000000\"", 2), (#"a = "\\u0000""#, nil), (#"a = "\\\u0000""#, 1),
+        (#"a = "\u0001""#, nil), (#"a = "\u000""#, nil), (#"a = "é\u00e9""#, nil),
+    ] as [(String, Int?)])
+    func findsOnlyRealNULEscapes(text: String, line: Int?) {
+        #expect(ConfigLoader.lineOfNULEscape(Array(text.utf8)) == line)
     }
 }
