@@ -106,6 +106,9 @@ enum Sendmail {
             printError("sendmail: no message on standard input")
             return ExitStatus.noInput
         }
+        // Like Postfix's cleanup: the header section ends at the first line that is not a header field, and
+        // what follows is body (`echo "disk full" | sendmail admin@…` is all body).
+        if let at = HeaderRecipients.missingSeparator(message) { message.insert(0x0A, at: at) }
         // An argument may list several addresses, separated by commas, as sendmail(1) allows.
         var recipients = arguments.recipients.flatMap { argument in
             (try? Mailbox.parseList(argument)).map { $0.map(\.address.string) } ?? [argument]
@@ -123,9 +126,8 @@ enum Sendmail {
             return ExitStatus.usage
         }
         let fields = HeaderRecipients.headerFields(message)
-        // Said in sendmail's terms (maild's own answer names its protocol's fields); a header section that
-        // does not parse is left to maild, which says what is wrong with it.
-        if arguments.sender == nil && !fields.isEmpty && !fields.contains(where: { $0.0.lowercased() == "from" }) {
+        // Said in sendmail's terms (maild's own answer names its protocol's fields).
+        if arguments.sender == nil && !fields.contains(where: { $0.0.lowercased() == "from" }) {
             printError("sendmail: no sender: give -f ADDRESS, or a From header in the message")
             return ExitStatus.usage
         }
@@ -194,6 +196,38 @@ enum HeaderRecipients {
             }
         }
         return recipients
+    }
+
+    /// Where a blank line must go for the header section to end before the first line that is not a header
+    /// field (`Name: value`, or a continuation of one), when that line is not blank; nil when the message
+    /// has its blank line (or is headers only). A leading mbox "From " line is passed over.
+    static func missingSeparator(_ message: [UInt8]) -> Int? {
+        var start = message.starts(with: Array("From ".utf8)) ? (message.firstIndex(of: 0x0A).map { $0 + 1 } ?? message.count) : 0
+        var inField = false
+        while start < message.count {
+            let end = message[start...].firstIndex(of: 0x0A) ?? message.count
+            var line = message[start..<end]
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.isEmpty { return nil }
+            if let first = line.first, first == 0x20 || first == 0x09 {
+                if !inField { return start }
+            } else if isFieldStart(line) {
+                inField = true
+            } else {
+                return start
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
+    /// `Name:` with a field name of printable ASCII (no space, no colon), obsolete white space allowed
+    /// before the colon (RFC 5322 §3.6.8, §4.5.8).
+    private static func isFieldStart(_ line: ArraySlice<UInt8>) -> Bool {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        var name = line[line.startIndex..<colon]
+        while let last = name.last, last == 0x20 || last == 0x09 { name = name.dropLast() }
+        return !name.isEmpty && name.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
     /// The unfolded header fields, up to the first empty line. Lines end in LF or CRLF (split as bytes: a

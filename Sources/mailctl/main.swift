@@ -30,7 +30,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if invokedAs == "sendmail" {
     exit(Sendmail.run(arguments))
 }
-if arguments.first == "sendmail" && !arguments.contains("--help") && !arguments.contains("-h") {
+// `-h` is sendmail's hop count (`-h 30`), not help.
+if arguments.first == "sendmail" && !arguments.contains("--help") {
     exit(Sendmail.run(Array(arguments.dropFirst())))
 }
 Mailctl.main(GlobalOptions.hoisted(arguments))

@@ -200,6 +200,30 @@ def test_sendmail_adds_a_from_header_from_f_and_F(daemons, relay):
     assert b"From: Reports <reports@acme.example>" in third[1] and b"Ignored" not in third[1]
 
 
+def test_sendmail_input_that_does_not_start_with_headers_is_body_as_in_postfix(daemons, relay):
+    """`echo "disk is full" | sendmail admin@…` is the commonest script call: the header section ends at
+    the first line that is not a header field, and the rest is the body."""
+    d = daemons(relay_config(relay))
+    cases = [(b"disk is full\n", None, "disk is full\n"),
+             (b"Backup status: ok\nall done\n", None, "Backup status: ok\nall done\n"),
+             (b"Subject: partial\r\nno header here\r\nmore\r\n", "partial", "no header here\nmore\n")]
+    for body, _, _ in cases:
+        out = sendmail(d, "-f", "root@acme.example", "admin@example.com", message=body)
+        assert out.returncode == 0, (body, out.stderr)
+    # -h is Postfix's hop count, not help: the message is sent.
+    out = sendmail(d, "-h", "30", "-i", "-f", "root@acme.example", "admin@example.com", message=b"hop\n")
+    assert out.returncode == 0 and not out.stdout, out
+    received = relay.wait_for(len(cases) + 1)
+    for (meta, raw), (_, subject, text) in zip(received, cases + [(None, None, "hop\n")]):
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        assert str(m["From"]) == "root@acme.example" and meta["rcpt_tos"] == ["admin@example.com"]
+        assert m["Subject"] == subject and m["Date"] and m["Message-ID"]
+        assert m.get_content().replace("\r\n", "\n") == text
+    # Without -f and without a From header there is no sender: said in sendmail's terms.
+    out = sendmail(d, "admin@example.com", message=b"disk is full\n")
+    assert out.returncode == 64 and b"no sender: give -f ADDRESS" in out.stderr, out
+
+
 def test_sendmail_q_delivers_the_queue_now(daemons, relays):
     relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 later;250 OK")
     hour_later = relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200")
@@ -226,8 +250,8 @@ def test_sendmail_company_and_exit_codes(daemons, relays):
     assert sendmail(d, "not-an-address", message=MESSAGE).returncode == 65  # EX_DATAERR
     nobody = sendmail(d, "a@example.com", message=b"Subject: no sender\n\nx\n")
     assert nobody.returncode == 64 and b"give -f ADDRESS, or a From header" in nobody.stderr
-    bad = sendmail(d, "a@example.com", message=b"this line has no colon\n\nbody\n")
-    assert bad.returncode == 65 and b"header" in bad.stderr
+    bad = sendmail(d, "-f", "a@acme.example", "a@example.com", message=b"Subject: long\n\n" + b"x" * 1000 + b"\n")
+    assert bad.returncode == 65 and b"longer than 998 octets" in bad.stderr
     assert glob.messages() == []
 
 
