@@ -145,9 +145,11 @@ struct DeliveryWorker {
 
         /// The envelope of a claimed message: the same for its own transaction and when it is sent ahead.
         static func envelope(_ message: ClaimedMessage) -> Envelope {
-            Envelope(
+            var envelope = Envelope(
                 sender: message.envelopeFrom, recipients: message.recipients.map(\.address), size: message.size,
                 needsSMTPUTF8: message.needsSMTPUTF8, has8BitData: message.has8BitData)
+            envelope.prefersSMTPUTF8 = message.prefersSMTPUTF8
+            return envelope
         }
 
         private func options(_ relay: RelaySettings) -> SMTPClientOptions {

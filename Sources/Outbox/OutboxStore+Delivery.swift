@@ -85,7 +85,8 @@ extension OutboxStore {
         let company = select.string(0) ?? ""
         var message = ClaimedMessage(
             id: id, company: company.isEmpty ? nil : company, envelopeFrom: select.string(1) ?? "", recipients: [],
-            size: select.int(2), needsSMTPUTF8: select.bool(3), has8BitData: select.bool(4),
+            size: select.int(2), needsSMTPUTF8: select.int(3) == NewMessage.smtpUTF8Needed, has8BitData: select.bool(4),
+            prefersSMTPUTF8: select.int(3) == NewMessage.smtpUTF8Preferred,
             ageFrom: Timestamp(milliseconds: select.int64(5)), attempts: select.int(6))
         repeat {
             guard !select.isNull(7) else { break }

@@ -55,7 +55,7 @@ final class OutboxStore: @unchecked Sendable {
             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?11)
             """)
         insert.bind(1, company).bind(2, m.kind.rawValue).bind(3, m.messageID).bind(4, m.envelopeFrom)
-            .bind(5, m.fromAddress).bind(6, m.subject).bind(7, m.data.count).bind(8, m.needsSMTPUTF8)
+            .bind(5, m.fromAddress).bind(6, m.subject).bind(7, m.data.count).bind(8, m.smtpUTF8Column)
             .bind(9, m.has8BitData).bind(10, m.idempotencyKey).bind(11, now.milliseconds)
         try insert.run()
         moved(from: nil, to: .queued)

@@ -13,6 +13,8 @@ public struct NewMessage: Sendable {
     public var data: [UInt8]
     public var needsSMTPUTF8: Bool
     public var has8BitData: Bool
+    /// SMTPUTF8 where offered (see `ComposedMessage.prefersSMTPUTF8`).
+    public var prefersSMTPUTF8 = false
     public var idempotencyKey: String?
 
     public init(
@@ -56,6 +58,7 @@ public struct ClaimedMessage: Sendable, Equatable {
     public var size: Int
     public var needsSMTPUTF8: Bool
     public var has8BitData: Bool
+    public var prefersSMTPUTF8 = false
     /// The time max_age counts from.
     public var ageFrom: Timestamp
     /// Attempts made before this one.
@@ -75,4 +78,11 @@ public enum OutboxError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let s), .conflict(let s), .unavailable(let s): return s
         }
     }
+}
+
+extension NewMessage {
+    /// The `smtputf8` column: 0 none, 1 the relay must offer SMTPUTF8, 2 asked for where offered.
+    static let smtpUTF8Needed = 1
+    static let smtpUTF8Preferred = 2
+    var smtpUTF8Column: Int { needsSMTPUTF8 ? Self.smtpUTF8Needed : prefersSMTPUTF8 ? Self.smtpUTF8Preferred : 0 }
 }

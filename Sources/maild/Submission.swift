@@ -30,11 +30,13 @@ enum Submission {
             composed = try RawMessagePreparer.prepare(raw, date: now, messageIDDomain: configuration.daemon.heloName)
             kind = .user
         }
-        return NewMessage(
+        var message = NewMessage(
             company: request.message.company, kind: kind, messageID: composed.messageID,
             envelopeFrom: composed.envelopeFrom, fromAddress: composed.fromAddress, subject: composed.subject,
             recipients: composed.recipients, data: composed.bytes, needsSMTPUTF8: composed.needsSMTPUTF8,
             has8BitData: composed.has8BitData, idempotencyKey: request.idempotencyKey)
+        message.prefersSMTPUTF8 = composed.prefersSMTPUTF8
+        return message
     }
 
     /// The right side of a Message-ID: the sender's domain, or `helo_name` when that is not a plain ASCII

@@ -224,6 +224,18 @@ def test_sendmail_input_that_does_not_start_with_headers_is_body_as_in_postfix(d
     assert out.returncode == 64 and b"no sender: give -f ADDRESS" in out.stderr, out
 
 
+def test_sendmail_utf8_headers_ask_for_smtputf8_where_the_relay_offers_it(daemons, relays):
+    message = "From: José <jose@acme.example>\nSubject: Ação às três\n\nCorpo\n".encode()
+    for args, expected in [(["--smtputf8"], ["SMTPUTF8"]), ([], [])]:
+        relay = relays(*args)
+        d = daemons(relay_config(relay))
+        out = sendmail(d, "ana@example.com", message=message)
+        assert out.returncode == 0, out.stderr
+        (meta, raw), = relay.wait_for(1)  # a relay without the extension still gets it, as other 8-bit mail
+        assert [o for o in meta["mail_options"] if o.upper() == "SMTPUTF8"] == expected
+        assert "Subject: Ação às três".encode() in raw
+
+
 def test_sendmail_q_delivers_the_queue_now(daemons, relays):
     relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 later;250 OK")
     hour_later = relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200")

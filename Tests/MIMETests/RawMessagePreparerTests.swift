@@ -60,6 +60,16 @@ struct RawMessagePreparerTests {
         #expect(lines.prefix(2) == ["From: a@acme.example", "Subject: s"])
     }
 
+    @Test("UTF-8 in the header section asks for SMTPUTF8 where offered; in the body it does not")
+    func utf8HeadersPreferSMTPUTF8() throws {
+        let headers = try prepare("From: José <a@acme.example>\r\nSubject: Ação\r\n\r\nbody\r\n")
+        #expect(headers.prefersSMTPUTF8 && !headers.needsSMTPUTF8 && headers.has8BitData)
+        let body = try prepare("From: a@acme.example\r\nSubject: s\r\n\r\nAção\r\n")
+        #expect(!body.prefersSMTPUTF8 && body.has8BitData)
+        let ascii = try prepare("From: a@acme.example\r\n\r\nbody\r\n")
+        #expect(!ascii.prefersSMTPUTF8 && !ascii.has8BitData)
+    }
+
     @Test("every Bcc and Resent-Bcc field goes, continuation lines included; nothing else changes")
     func bcc() throws {
         let raw =

@@ -16,6 +16,10 @@ public struct ComposedMessage: Sendable, Equatable {
     /// (RFC 6532), so for composed mail this implies `needsSMTPUTF8`; a ready-made message may have 8-bit bodies
     /// or headers, and then needs at least 8BITMIME (RFC 6152).
     public var has8BitData: Bool
+    /// Ask for SMTPUTF8 where the relay offers it, and send without it where it does not: a ready-made
+    /// message with UTF-8 in its header section (RFC 6532 wants SMTPUTF8 for it; its envelope is ASCII, so
+    /// like other 8-bit mail it is not refused by a relay without the extension).
+    public var prefersSMTPUTF8 = false
     /// The human-readable (decoded) subject, for listings.
     public var subject: String
     /// The addr-spec of the From header.

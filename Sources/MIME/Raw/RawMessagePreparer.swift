@@ -95,12 +95,14 @@ public enum RawMessagePreparer {
 
         let subject = header.first("subject").map { EncodedWords.decode(RawHeaderSection.value(of: $0, in: bytes)) }
         let fromAddress = (try? fromHeaderAddress?.get())?.string ?? envelopeFrom.string
-        return ComposedMessage(
+        var message = ComposedMessage(
             bytes: out, messageID: messageID, envelopeFrom: envelopeFrom.string,
             recipients: MessageComposer.uniqueRecipients(recipients),
             needsSMTPUTF8: envelopeFrom.needsSMTPUTF8 || recipients.contains { $0.address.needsSMTPUTF8 },
             has8BitData: !out.isASCII, subject: subject ?? "", fromAddress: fromAddress
         )
+        message.prefersSMTPUTF8 = message.has8BitData && !bytes[headerStart..<header.bodyStart].isASCII
+        return message
     }
 
     /// The bytes with every CR, LF and CRLF as CRLF and a CRLF after the last line; and the number of the first

@@ -11,6 +11,9 @@ public struct Envelope: Sendable, Equatable {
     public var needsSMTPUTF8: Bool
     /// The data has octets above 127, sent as BODY=8BITMIME (RFC 6152) where the relay offers it.
     public var has8BitData: Bool
+    /// SMTPUTF8 is asked for where the relay offers it, and the message goes without it where it does not
+    /// (UTF-8 in the headers of a ready-made message).
+    public var prefersSMTPUTF8 = false
 
     public init(sender: String, recipients: [String], size: Int, needsSMTPUTF8: Bool = false, has8BitData: Bool = false)
     {

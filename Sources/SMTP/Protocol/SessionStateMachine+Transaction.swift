@@ -181,7 +181,9 @@ extension SessionStateMachine {
         var parameters: [String] = []
         if capabilities.size { parameters.append("SIZE=\(max(envelope.size, 0))") }
         if capabilities.eightBitMIME && envelope.has8BitData { parameters.append("BODY=8BITMIME") }
-        if capabilities.smtpUTF8 && (envelope.needsSMTPUTF8 || envelope.firstInternationalAddress != nil) {
+        if capabilities.smtpUTF8
+            && (envelope.needsSMTPUTF8 || envelope.prefersSMTPUTF8 || envelope.firstInternationalAddress != nil)
+        {
             parameters.append("SMTPUTF8")
         }
         return parameters

@@ -375,6 +375,17 @@ struct TransactionMachineTests {
                 == "MAIL FROM:<from@example.com> BODY=8BITMIME SMTPUTF8")
     }
 
+    @Test func smtpUTF8AskedForWhereOfferedWhenOnlyPreferred() {
+        var envelope = F.envelope("a@example.com", eightBit: true)
+        envelope.prefersSMTPUTF8 = true
+        var with = F.ready("SMTPUTF8", "8BITMIME")
+        #expect(F.sentLines(with.beginTransaction(envelope)).first == "MAIL FROM:<from@example.com> BODY=8BITMIME SMTPUTF8")
+        var without = F.ready("8BITMIME")
+        let sent = without.beginTransaction(envelope)
+        #expect(F.result(sent) == nil)  // not refused: sent as other 8-bit mail is
+        #expect(F.sentLines(sent).first == "MAIL FROM:<from@example.com> BODY=8BITMIME")
+    }
+
     @Test func eightBitMIMEOnlyWhenOfferedAndNeeded() {
         var offered = F.ready("8BITMIME")
         #expect(
