@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mailctl",
-            dependencies: ["MailCore", "Config", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MailCore", "Config", "MIME", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MIME
 import MailCore
 
 /// The sendmail(1) interface (SPEC §5): an RFC 5322 message on stdin, handed to maild as it is with the
@@ -80,7 +81,12 @@ enum Sendmail {
                 }
                 switch letter {
                 case "f", "r": result.sender = value
-                case "F": result.fullName = value
+                case "F":
+                    // A line break would end the From header the name goes into and start another.
+                    guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                        throw UsageError(message: "-F: the full name must not contain line breaks or control characters")
+                    }
+                    result.fullName = value
                 case "o" where value == "i": result.dotEndsInput = false  // -oi; other -o options mean nothing here
                 case "b" where value != "m":
                     throw UsageError(message: "-b\(value) is not supported; maild only queues mail (-bm)")
@@ -250,7 +256,8 @@ enum HeaderRecipients {
     }
 
     /// `From: Full Name <address>` and its line end, for a message that has no From header. The name is
-    /// sent as a quoted string, or as an RFC 2047 encoded word when it is not ASCII.
+    /// sent as a quoted string, or as RFC 2047 encoded words of at most 75 characters, one per line (folded),
+    /// when it is not ASCII.
     static func fromHeader(address: String, fullName: String?) -> [UInt8] {
         let bare = (try? Mailbox.parse(address))?.address.string ?? address
         guard let name = fullName?.trimmingSpaces, !name.isEmpty else { return Array("From: \(bare)\n".utf8) }
@@ -263,9 +270,12 @@ enum HeaderRecipients {
             }
             phrase = quoted + "\""
         } else {
-            phrase = "=?UTF-8?B?" + Base64.encodeToString(Array(name.utf8)) + "?="
+            // Words of at most 70 characters, one per line, so that "From: " and the first fit in 78.
+            phrase = EncodedWords.encode(name, maxWordLength: 70).split(separator: " ").joined(separator: "\n ")
         }
-        return Array("From: \(phrase) <\(bare)>\n".utf8)
+        let lastLine = phrase.split(separator: "\n").last.map { $0.utf8.count } ?? 0
+        let fold = (phrase.contains("\n") ? 0 : 6) + lastLine + bare.utf8.count + 3 > 78 ? "\n " : " "
+        return Array("From: \(phrase)\(fold)<\(bare)>\n".utf8)
     }
 
     /// `undisclosed-recipients:;` and `team: a@b, c@d;` → the addresses inside the group.

@@ -1,6 +1,7 @@
 """Operations (issue 8): sd_notify and the watchdog, the systemd unit, install, and the sendmail interface."""
 
 import email
+import email.header
 import email.policy
 import os
 import shutil
@@ -198,6 +199,19 @@ def test_sendmail_adds_a_from_header_from_f_and_F(daemons, relay):
     assert out.returncode == 0, out.stderr
     third = relay.wait_for(3)[2]
     assert b"From: Reports <reports@acme.example>" in third[1] and b"Ignored" not in third[1]
+    # A long name is folded into encoded words of at most 75 characters (RFC 2047 §2).
+    long_name = "Serviço de Monitoração Automática da Infraestrutura de Produção — São Paulo Ltda"
+    out = sendmail(d, "-F", long_name, "-f", "cron@acme.example", "ops@acme.example", message=b"Subject: long\n\nx\n")
+    assert out.returncode == 0, out.stderr
+    raw = relay.wait_for(4)[3][1]
+    header = raw.split(b"\r\n\r\n")[0]
+    assert all(len(line) <= 78 for line in header.split(b"\r\n")), header
+    # Decoded as RFC 2047 §6.2 says, dropping the white space between adjacent encoded words (Python's
+    # address parser keeps a space there).
+    value = email.message_from_bytes(raw, policy=email.policy.compat32)["From"]
+    assert str(email.header.make_header(email.header.decode_header(value))) == long_name + " <cron@acme.example>"
+    out = sendmail(d, "-F", "Evil\nBcc: evil@example.net", "-f", "a@acme.example", "x@example.com", message=b"x\n")
+    assert out.returncode == 64 and b"-F: the full name must not contain line breaks" in out.stderr
 
 
 def test_sendmail_input_that_does_not_start_with_headers_is_body_as_in_postfix(daemons, relay):
