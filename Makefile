@@ -83,6 +83,7 @@ install: $(if $(NO_BUILD),,release)
 install-sendmail: install
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	ln -sf ../bin/mailctl $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf mailctl $(DESTDIR)$(PREFIX)/bin/mailq
 
 clean:
 	rm -rf .build var

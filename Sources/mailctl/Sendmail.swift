@@ -16,6 +16,8 @@ enum Sendmail {
         var dotEndsInput = true
         /// `-q`: deliver the queue now (maild's `flush`) instead of sending a message.
         var flushQueue = false
+        /// `-bp` (and the name `mailq`): list the mail waiting to be delivered.
+        var listQueue = false
         var company: String? = getenv("MAILD_COMPANY").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         var socket: String?
     }
@@ -88,8 +90,9 @@ enum Sendmail {
                     }
                     result.fullName = value
                 case "o" where value == "i": result.dotEndsInput = false  // -oi; other -o options mean nothing here
+                case "b" where value == "p": result.listQueue = true
                 case "b" where value != "m":
-                    throw UsageError(message: "-b\(value) is not supported; maild only queues mail (-bm)")
+                    throw UsageError(message: "-b\(value) is not supported; maild queues mail (-bm) and lists it (-bp)")
                 default: break  // body type, DSN, envelope id, log file, …: accepted, no meaning here
                 }
             }
@@ -107,6 +110,7 @@ enum Sendmail {
             return ExitStatus.usage
         }
         if arguments.flushQueue { return flushQueue(socket: arguments.socket) }
+        if arguments.listQueue { return listQueue(socket: arguments.socket) }
         var message = readStandardInput(stopAtDot: arguments.dotEndsInput)
         if message.isEmpty {
             printError("sendmail: no message on standard input")
@@ -170,6 +174,44 @@ enum Sendmail {
 }
 
 extension Sendmail {
+    /// `mailq`, `sendmail -bp`: the mail not yet delivered (queued, being sent, deferred), oldest first,
+    /// with each recipient and the reason of the last deferral, as Postfix's mailq shows it.
+    static func listQueue(socket: String?) -> Int32 {
+        var waiting: [JSONValue] = []
+        var capped = false
+        do {
+            for state in ["queued", "sending", "deferred"] {
+                let request: JSONValue = .object([("op", "list"), ("state", .string(state)), ("limit", .int(ListRequest.maximumLimit))])
+                let answer = try exchange(request, socket: socket)
+                guard answer["ok"]?.boolValue == true else {
+                    printError("mailq: \(answer["error"]?["message"]?.stringValue ?? "refused")")
+                    return ExitStatus.refused(answer["error"]?["code"]?.stringValue)
+                }
+                let messages = answer["messages"]?.arrayValue ?? []
+                capped = capped || messages.count == ListRequest.maximumLimit
+                waiting += messages
+            }
+        } catch {
+            printError("mailq: \(error)")
+            return error.exitStatus
+        }
+        guard !waiting.isEmpty else {
+            print("Mail queue is empty")
+            return 0
+        }
+        waiting.sort { Int($0["id"]?.stringValue ?? "") ?? 0 < Int($1["id"]?.stringValue ?? "") ?? 0 }
+        var table = Table("ID", "STATE", "COMPANY", "CREATED", "FROM", "TO", "LAST ERROR")
+        for m in waiting {
+            table.add(
+                m["id"]?.cell ?? "-", m["state"]?.cell ?? "-", m["company"]?.cell ?? "-", m["created_at"]?.cell ?? "-",
+                clip(m["from"]?.cell ?? "-", 40), clip(m["to"]?.cell ?? "-", 40), clip(m["last_error"]?.cell ?? "-", 60))
+        }
+        print(table.render())
+        let more = capped ? " (at most \(ListRequest.maximumLimit) of each state shown: mailctl status counts them all)" : ""
+        print("-- \(waiting.count) message\(waiting.count == 1 ? "" : "s") waiting\(more)")
+        return 0
+    }
+
     /// `sendmail -q`: every deferred message due now (maild's `flush`).
     static func flushQueue(socket: String?) -> Int32 {
         do {

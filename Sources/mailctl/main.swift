@@ -30,6 +30,9 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if invokedAs == "sendmail" {
     exit(Sendmail.run(arguments))
 }
+if invokedAs == "mailq" {
+    exit(Sendmail.run(["-bp"] + arguments))
+}
 // `-h` is sendmail's hop count (`-h 30`), not help.
 if arguments.first == "sendmail" && !arguments.contains("--help") {
     exit(Sendmail.run(Array(arguments.dropFirst())))

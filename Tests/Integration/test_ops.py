@@ -250,6 +250,25 @@ def test_sendmail_utf8_headers_ask_for_smtputf8_where_the_relay_offers_it(daemon
         assert "Subject: Ação às três".encode() in raw
 
 
+def test_mailq_and_sendmail_bp_list_the_mail_waiting(tmp_path, daemons, relays):
+    relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 mailbox busy")
+    d = daemons(relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200"))
+    link = tmp_path / "mailq"
+    link.symlink_to(BIN / "mailctl")
+    out = sendmail(d, message=b"", program=str(link))
+    assert out.returncode == 0 and out.stdout == b"Mail queue is empty\n", out
+    waiting = d.enqueue({"to": ["ana@example.com"], "subject": "later", "text": "t"})
+    d.wait_state(waiting, "deferred")
+    sent = d.enqueue({"to": ["bob@example.com"], "subject": "now", "text": "t"})
+    d.wait_state(sent, "sent")
+    for out in [sendmail(d, message=b"", program=str(link)), sendmail(d, "-bp", message=b"")]:
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.decode().splitlines()
+        assert lines[0].split()[:3] == ["ID", "STATE", "COMPANY"]
+        assert lines[1].split()[:2] == [waiting, "deferred"] and "451 4.3.0 mailbox busy" in lines[1]
+        assert lines[2:] == ["-- 1 message waiting"]
+
+
 def test_sendmail_q_delivers_the_queue_now(daemons, relays):
     relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 later;250 OK")
     hour_later = relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200")
