@@ -11,6 +11,13 @@ struct List: ParsableCommand {
     @Option(help: "Only this company.") var company: String?
     @Option(help: "At most this many (default 100).") var limit: Int?
 
+    func validate() throws {
+        if let state, MessageState(rawValue: state) == nil {
+            throw ValidationError(
+                "--state \(state) is not one of \(MessageState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
     func run() throws {
         var request: [(String, JSONValue)] = [("op", "list")]
         if let state { request.append(("state", .string(state))) }

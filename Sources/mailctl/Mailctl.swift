@@ -30,23 +30,28 @@ struct SendmailHelp: ParsableCommand {
         commandName: "sendmail",
         abstract: "Read an RFC 5322 message on stdin and queue it, like sendmail(1).",
         discussion: """
-            Usage: mailctl sendmail [-t] [-i] [-f SENDER] [-F NAME] [--company ID] [RECIPIENT...]
-            (or invoke mailctl under the name `sendmail`).
-            Flags may be combined (-ti), as in Postfix.
+            Usage: mailctl sendmail [-t] [-i] [-f SENDER] [-F NAME] [--company ID]
+                                    [RECIPIENT...]
+            (or invoke mailctl under the name `sendmail`; under `mailq` it lists the
+            queue). Flags may be combined (-ti), as in Postfix.
 
-              -t           take recipients from the To, Cc and Bcc headers (plus any given as
-                           arguments); Bcc is removed from the message
-              -f SENDER    envelope sender (also -fSENDER, -r SENDER); default: the From address
-              -F NAME      full name for the From header added when the message has none
-                           (From: NAME <SENDER>)
+              -t           take recipients from the To, Cc and Bcc headers (and
+                           the arguments); Bcc is removed from the message
+              -f SENDER    envelope sender (also -fSENDER, -r SENDER);
+                           default: the From address
+              -F NAME      full name for the From header added when the message
+                           has none (From: NAME <SENDER>)
               -i, -oi      a line with a single "." does not end the message
-              -q           deliver the queue now (every deferred message due at once)
-              -o*, -A -B -C -L -N -O -R -V -X -e -h -p (each with a value), -G -I -U -c -m -n -v -x
-                           accepted and ignored
+              -q           deliver the queue now (every deferred message at once)
+              -bp          list the mail not yet delivered (as mailq)
+              -o*, -A -B -C -L -N -O -R -V -X -e -h -p (each with a value),
+              -G -I -U -c -m -n -v -x     accepted and ignored
               --company ID the company (default: $MAILD_COMPANY)
+            Input that does not begin with header fields is all body, as in Postfix.
             The socket is $MAILD_SOCKET, else /run/maild/maild.sock.
-            Exit codes (sysexits.h): 0 queued; 64 usage; 65 the message was refused; 66 no input;
-            69 maild is not running; 75 maild could not store it now (try again).
+            Exit codes (sysexits.h): 0 queued; 64 usage; 65 the message was refused;
+            66 no input; 69 maild is not running; 75 maild could not store it now
+            (try again); 77 the socket does not let this user in.
 
             Examples:
               printf 'Subject: hi\\n\\nhello\\n' | \\

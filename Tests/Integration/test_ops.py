@@ -306,6 +306,8 @@ def test_mailctl_help_has_examples_for_every_command():
         out = subprocess.run([str(BIN / "mailctl"), "help", command], capture_output=True, text=True)
         assert out.returncode == 0, (command, out.stderr)
         assert "Example" in out.stdout, command
+    out = subprocess.run([str(BIN / "mailctl"), "list", "--state", "bogus"], capture_output=True, text=True)
+    assert out.returncode == 64 and "--state bogus is not one of queued" in out.stderr
 
 
 def test_mailctl_send_refuses_a_body_file_that_is_not_utf8(tmp_path, daemons, relay):
