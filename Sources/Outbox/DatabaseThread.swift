@@ -96,6 +96,10 @@ final class DatabaseThread: @unchecked Sendable {
     /// transaction for the caller to roll back).
     private static func runTogether(_ jobs: [Job], store: OutboxStore) -> TogetherOutcome {
         let db = store.db
+        if let lost = store.lostFile {
+            for job in jobs { job.finish(OutboxStore.lostError(lost)) }
+            return .failedToBegin
+        }
         do {
             try db.statement("BEGIN IMMEDIATE").run()
         } catch {
@@ -152,6 +156,14 @@ final class DatabaseThread: @unchecked Sendable {
         do {
             try store.writeCounts()
             try db.statement("COMMIT").run()
+            // Committed, but to a file no longer at its path (two stat calls a commit): no acknowledgement
+            // may say it is durable.
+            if let moved = db.movedFile() {
+                store.lostFile = moved
+                for job in jobs { job.finish(OutboxStore.lostError(moved)) }
+                store.onStorageLost?(moved)
+                return
+            }
             for job in jobs { job.finish(nil) }
             // The checkpointer thread copies most of the WAL, but under continuous writes it never catches
             // the last frames, and the WAL grows without end (each commit then also extends the file). A

@@ -16,6 +16,13 @@ public final class Outbox: Sendable {
     private let lock: LockFile
     /// Internal (not private) so that tests can queue jobs of their own.
     let writer: DatabaseThread
+    private let storageLostHandler = Locked<(@Sendable (String) -> Void)?>(nil)
+
+    /// `handler` runs (once, on the writer's thread) if the database file or its WAL is found deleted or
+    /// replaced: from then on every write fails with `unavailable`, and only a restart helps.
+    public func onStorageLost(_ handler: @escaping @Sendable (String) -> Void) {
+        storageLostHandler.withLock { $0 = handler }
+    }
     private let reader: DatabaseThread
     private let checkpointer: Checkpointer
     // Internal, not private: tests stop it to see outcomes take the outbox's own commit instead.
@@ -72,6 +79,9 @@ public final class Outbox: Sendable {
         if recovered > 0 {
             logger.notice("recovered", metadata: ["event": "recovered", "count": "\(recovered)"])
         }
+        writeDB.rememberFiles()
+        let lostHandler = self.storageLostHandler
+        writeStore.onStorageLost = { file in lostHandler.current?(file) }
         writer = DatabaseThread(name: "outbox-writer", store: writeStore, batched: true)
 
         let readDB = try Database(path: path, readOnly: true)

@@ -8,6 +8,18 @@ final class OutboxStore: @unchecked Sendable {
     /// Changes to the per-state counts made in the current transaction, written by `writeCounts()`
     /// before it commits (indexed by `MessageState.allCases`).
     var countChanges = [Int](repeating: 0, count: MessageState.allCases.count)
+    /// On the writer: the database file or WAL found deleted or replaced after a commit. Nothing written
+    /// since can survive, so from then on every batch fails (see `DatabaseThread.commit`).
+    var lostFile: String?
+    /// Called once, on the writer's thread, when `lostFile` is first set.
+    var onStorageLost: (@Sendable (String) -> Void)?
+
+    /// The error every job gets once `lostFile` is set.
+    static func lostError(_ file: String) -> SQLiteError {
+        SQLiteError(
+            code: 1032, operation: "commit",  // SQLITE_READONLY_DBMOVED
+            message: "\(file) was deleted or replaced while maild was running; nothing more can be stored until maild restarts")
+    }
 
     init(db: Database) {
         self.db = db

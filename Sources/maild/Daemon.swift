@@ -70,6 +70,16 @@ enum Daemon {
             logger.critical("cannot open the outbox", metadata: ["event": "start_failed", "detail": "\(error)"])
             return 1
         }
+        // The outbox's files deleted or replaced under it: stop with a failure status, so that systemd
+        // (Restart=on-failure) starts maild again on a database that is really there.
+        let storageLost = Locked<String?>(nil)
+        outbox.onStorageLost { file in
+            logger.critical(
+                "the outbox database was deleted or replaced while maild was running; new mail is refused, stopping",
+                metadata: ["event": "storage_lost", "file": "\(file)"])
+            storageLost.withLock { $0 = file }
+            kill(getpid(), SIGTERM)
+        }
         let store = ConfigurationStore(configuration)
         let dispatcher = Dispatcher(outbox: outbox, configuration: store, logger: logger)
         let server: ControlServer
@@ -141,6 +151,6 @@ enum Daemon {
         _ = serverDone.wait(seconds: 30)
         outbox.close()
         logger.notice("stopped", metadata: ["event": "stopped"])
-        return 0
+        return storageLost.current == nil ? 0 : 1
     }
 }

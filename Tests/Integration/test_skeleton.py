@@ -256,6 +256,21 @@ def test_acknowledged_message_survives_sigkill(tmp_path, daemons, relays):
         d.wait_state(message_id, "sent")
 
 
+def test_a_database_deleted_under_a_running_maild_acknowledges_nothing_more(daemons, relay):
+    """SQLite goes on committing to an unlinked file; maild acknowledged such enqueues, and a restart lost
+    them. Now it refuses them and stops with a failure status, for systemd to start it again."""
+    d = daemons(relay_config(relay))
+    first = d.enqueue({"to": ["a@example.com"], "subject": "before", "text": "t"})
+    d.wait_state(first, "sent")
+    for suffix in ["", "-wal", "-shm"]:
+        os.unlink(str(d.database) + suffix)
+    answer = d.request({"op": "enqueue", "message": {"to": ["a@example.com"], "subject": "after", "text": "t"}})
+    assert answer["error"]["code"] == "unavailable" and "deleted or replaced" in answer["error"]["message"], answer
+    assert d.process.wait(30) == 1
+    assert "event=storage_lost" in d.log_text()
+    assert [m for m, _ in relay.messages() if m["rcpt_tos"]] and len(relay.messages()) == 1
+
+
 def test_hundreds_of_clients_and_a_slow_one_do_not_hold_each_other_up(daemons, relay):
     d = daemons(relay_config(relay, group=True))
     slow = d.connect()

@@ -1,4 +1,7 @@
 internal import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One SQLite connection. It has one owner, which closes it in deinit, and is used by one thread at a time.
 final class Database {
@@ -91,6 +94,31 @@ final class Database {
                 Unmanaged<Database>.fromOpaque(context!).takeUnretainedValue().walFrames = frames
                 return SQLITE_OK
             }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// The database file and its WAL as `rememberFiles()` found them.
+    private var files: [(path: String, device: UInt64, inode: UInt64)] = []
+
+    /// Notes which files the database and its WAL are, for `movedFile()`.
+    func rememberFiles() {
+        files = [path, path + "-wal"].compactMap { file in
+            var status = stat()
+            guard stat(file, &status) == 0 else { return nil }
+            return (file, UInt64(status.st_dev), UInt64(status.st_ino))
+        }
+    }
+
+    /// The first remembered file no longer at its path: deleted, or replaced by another (an operator's `rm`,
+    /// a cleaner of old files). SQLite goes on writing to the open file, and whatever it commits there is
+    /// gone once the connection closes.
+    func movedFile() -> String? {
+        for file in files {
+            var status = stat()
+            if stat(file.path, &status) != 0 || UInt64(status.st_ino) != file.inode || UInt64(status.st_dev) != file.device {
+                return file.path
+            }
+        }
+        return nil
     }
 
     /// Copies what it can of the WAL into the database without waiting for anyone.
