@@ -102,7 +102,11 @@ struct DeliveryWorker {
                             ? DeliveryResult.failedAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
                             : DeliveryResult.deferredAll(relay: relay.endpoint, recipients: recipients, reason: error.reason)
                         record(message, result: result, started: started, journaled: lane != nil)
-                        if !error.isPermanent {
+                        if error.isLocal {
+                            logger.warning(
+                                "cannot open a connection: this host is out of file descriptors or memory",
+                                metadata: ["event": "connect_local_failure", "relay": "\(relay.endpoint)", "reason": "\(error.reason)"])
+                        } else if !error.isPermanent {
                             // The relay is unreachable: every message waiting for it would fail the same way now.
                             dispatcher.relayFailed(relay, reason: error.reason)
                             if let lane {

@@ -455,6 +455,27 @@ def test_out_of_file_descriptors_the_daemon_waits_instead_of_spinning(daemons, r
     assert d.request({"op": "ping"})["ok"]  # descriptors free again: new clients are served
 
 
+def test_out_of_file_descriptors_for_a_relay_connection_does_not_mark_the_relay_down(daemons, relay):
+    import resource
+    d = daemons(relay_config(relay))
+    with d.connect() as kept:
+        resource.prlimit(d.process.pid, resource.RLIMIT_NOFILE, (64, 64))
+        clients = []
+        try:
+            for _ in range(100):  # every descriptor left goes to an accepted client
+                clients.append(d.connect())
+            wait_until(lambda: "event=control_accept_paused" in d.log_text(), message="the descriptors to run out")
+            kept.sendall(json.dumps({"op": "enqueue", "message": {
+                "to": ["a@example.com"], "subject": "no descriptors", "text": "t"}}).encode() + b"\n")
+            message_id = json.loads(read_line(kept))["id"]
+            wait_until(lambda: "event=connect_local_failure" in d.log_text(), message="the failed connect")
+        finally:
+            for c in clients:
+                c.close()
+    assert "relay_down" not in d.log_text()  # the relay was never at fault
+    assert d.wait_state(message_id, "sent")["state"] == "sent"
+
+
 def test_a_client_that_pipelines_without_reading_cannot_grow_the_daemon(daemons, tmp_path):
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused

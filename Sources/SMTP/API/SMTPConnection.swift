@@ -68,7 +68,9 @@ public final class SMTPConnection {
         } catch {
             transcript?.append("-- \(error.reason)")
             logger.debug("smtp connect failed", metadata: ["reason": "\(error.reason)"])
-            throw SMTPError(reason: error.reason)
+            var failure = SMTPError(reason: error.reason)
+            failure.isLocal = error.isLocal
+            throw failure
         }
         let connection = SMTPConnection(options: options, logger: logger, transcript: transcript, socket: socket)
         let outcome = connection.drive(connection.machine.start())

@@ -9,6 +9,9 @@ public struct SMTPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
     /// The reply that caused it, if any.
     public var reply: SMTPReply?
+    /// This host could not open a connection (no file descriptors or memory left): the relay is not
+    /// known to be down.
+    public var isLocal = false
 
     public init(isPermanent: Bool = false, reason: String, reply: SMTPReply? = nil) {
         self.isPermanent = isPermanent

@@ -18,6 +18,8 @@ struct ResolvedAddress: @unchecked Sendable, CustomStringConvertible {
 /// Why no connection could be made; `reason` is what a person reads.
 struct ConnectError: Error, Sendable {
     var reason: String
+    /// This host ran out of something (descriptors, memory) before reaching the relay.
+    var isLocal = false
 }
 
 /// Host name → addresses, with getaddrinfo(3).

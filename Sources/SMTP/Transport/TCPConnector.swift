@@ -14,6 +14,7 @@ enum TCPConnector {
         -> (socket: Socket, address: ResolvedAddress)
     {
         var reasons: [String] = []
+        var local = false
         for address in addresses {
             let now = monotonicSeconds()
             if let deadline, now >= deadline {
@@ -26,9 +27,10 @@ enum TCPConnector {
                 return (socket, address)
             } catch {
                 reasons.append(error.reason)
+                local = local || error.isLocal
             }
         }
-        throw ConnectError(reason: reasons.joined(separator: "; "))
+        throw ConnectError(reason: reasons.joined(separator: "; "), isLocal: local)
     }
 
     /// One non-blocking connect(2) to one address, waited for with poll.
@@ -38,7 +40,9 @@ enum TCPConnector {
             let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
             socket = Socket(descriptor: try systemCall("socket") { Glibc.socket(address.family, type, 0) })
         } catch {
-            throw ConnectError(reason: "cannot connect to \(address): \(error)")
+            // Out of descriptors or memory here: no fault of the relay's.
+            let local = [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errno)
+            throw ConnectError(reason: "cannot connect to \(address): \(error)", isLocal: local)
         }
         let started = monotonicSeconds()
         var storage = address.storage
