@@ -82,12 +82,14 @@ public final class Dispatcher: Sendable {
     /// at most a minute).
     func relayFailed(_ relay: RelaySettings, reason: String) {
         let backoff = min(Double(configuration.current.retry.minDelay), 60)
-        let wasUp = lock.withLock { () -> Bool in
+        let wasUp = lock.withLock { () -> Bool? in
+            // Stopping ends every wait, a connect's too: that says nothing of the relay.
+            if stopping { return nil }
             let wasUp = (relayDownUntil[relay.key] ?? 0) <= monotonicSeconds()
             relayDownUntil[relay.key] = monotonicSeconds() + backoff
             return wasUp
         }
-        if wasUp {
+        if wasUp == true {
             logger.notice(
                 "relay unreachable",
                 metadata: ["event": "relay_down", "relay": "\(relay.endpoint)", "reply": "\(reason)", "retry_in": "\(Int(backoff))"])

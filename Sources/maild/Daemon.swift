@@ -67,7 +67,9 @@ enum Daemon {
         do {
             outbox = try Outbox(path: configuration.daemon.database, policy: configuration.retry, logger: logger)
         } catch {
-            logger.critical("cannot open the outbox", metadata: ["event": "start_failed", "detail": "\(error)"])
+            logger.critical(
+                "cannot open the outbox",
+                metadata: ["event": "start_failed", "database": "\(configuration.daemon.database)", "detail": "\(error)"])
             return 1
         }
         // The outbox's files deleted or replaced under it: stop with a failure status, so that systemd

@@ -233,6 +233,15 @@ def test_a_request_read_while_stopping_is_answered_unavailable(daemons, relays):
     assert d.process.wait(30) == 0
 
 
+def test_stopping_does_not_call_a_relay_down_for_the_waits_it_ends(daemons, relays):
+    silent = relays("--silent")  # accepts, never greets: the delivery waits for a greeting until the stop
+    d = daemons(relay_config(silent))
+    message_id = d.enqueue({"to": ["a@example.com"], "subject": "waiting", "text": "t"})
+    d.wait_state(message_id, "sending")
+    assert d.stop() == 0
+    assert "relay_down" not in d.log_text(), d.log_text()
+
+
 def test_a_message_waiting_for_a_connection_can_be_cancelled(daemons, relays):
     relay = relays("--data-delay", "3")
     d = daemons(relay_config(relay), daemon={"relay_connections": 1})

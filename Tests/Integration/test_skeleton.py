@@ -238,6 +238,15 @@ def test_sigterm_exits_zero_and_removes_the_socket(daemons, relay):
     assert "event=stopped" in d.log_text()
 
 
+def test_a_database_that_is_not_one_is_named_when_start_up_fails(tmp_path, relay):
+    d = Maild(tmp_path / "bad", relay_config(relay), start=False)
+    d.database.write_bytes(b"this is not an SQLite database, but some other file\n" * 100)
+    d.start(wait=False)
+    assert d.process.wait(30) == 1
+    line = [l for l in d.log_text().splitlines() if "event=start_failed" in l]
+    assert line and "database=%s" % d.database in line[0] and "not a database" in line[0], d.log_text()
+
+
 def test_acknowledged_message_survives_sigkill(tmp_path, daemons, relays):
     unreachable = socket.socket()
     unreachable.bind(("127.0.0.1", 0))
