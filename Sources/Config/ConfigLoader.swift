@@ -14,7 +14,7 @@ public enum ConfigLoader {
     ) throws(ConfigError) -> Configuration {
         var issues: [ConfigIssue] = []
         guard let bytes = FilePath.readFile(path, limit: 1 << 20) else {
-            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read: \(String(cString: strerror(errno)))")])
+            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read: \(FilePath.readErrorText)")])
         }
         let secrets = SecretReader(file: path, environment: environment)
         let tree: ConfigValue
@@ -49,7 +49,7 @@ public enum ConfigLoader {
                     continue
                 }
                 guard let bytes = FilePath.readFile(file, limit: 1 << 20) else {
-                    issues.append(ConfigIssue(file: file, key: "", rule: "cannot read: \(String(cString: strerror(errno)))"))
+                    issues.append(ConfigIssue(file: file, key: "", rule: "cannot read: \(FilePath.readErrorText)"))
                     continue
                 }
                 switch parseTOML(bytes, file: file) {

@@ -41,7 +41,7 @@ final class SecretReader {
     /// first TLS connection, and every message for that relay would wait in the queue).
     func checkCertificates(_ path: String) -> String? {
         guard let bytes = FilePath.readFile(path, limit: 16 << 20) else {
-            return "cannot read \(path): \(String(cString: strerror(errno)))"
+            return "cannot read \(path): \(FilePath.readErrorText)"
         }
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
@@ -60,7 +60,7 @@ final class SecretReader {
         }
         let resolved = resolve(path)
         guard let bytes = FilePath.readFile(resolved, limit: 64 * 1024) else {
-            return .failure(Problem("cannot read \(resolved): \(String(cString: strerror(errno)))"))
+            return .failure(Problem("cannot read \(resolved): \(FilePath.readErrorText)"))
         }
         var st = stat()
         if stat(resolved, &st) == 0, st.st_mode & 0o044 != 0 {
@@ -101,11 +101,25 @@ public enum FilePath {
         return "/" + parts.joined(separator: "/")
     }
 
-    /// Reads a whole file, or nil (errno set) when it cannot be read or exceeds `limit` bytes.
-    public static func readFile(_ path: String, limit: Int) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole regular file, or nil (errno set; see `readErrorText`) when it cannot be read, is not a
+    /// regular file, or exceeds `limit` bytes. A FIFO or a device is refused before any read: a path a
+    /// client names (a `test` request's `ca_file`) must not block the reading thread or stream without end.
+    /// `anyKind` (mailctl, reading its own user's files: `--text-file /dev/stdin`, a pipe) reads whatever
+    /// the path is.
+    public static func readFile(_ path: String, limit: Int, anyKind: Bool = false) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (anyKind ? 0 : O_NONBLOCK))
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        if !anyKind && status.st_mode & S_IFMT != S_IFREG {
+            errno = status.st_mode & S_IFMT == S_IFDIR ? EISDIR : notRegular
+            return nil
+        }
+        if Int(status.st_size) > limit {
+            errno = EFBIG
+            return nil
+        }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -121,6 +135,14 @@ public enum FilePath {
                 return nil
             }
         }
+    }
+
+    /// The errno `readFile` leaves for a path that is neither a regular file nor a directory.
+    static let notRegular = ENODEV
+
+    /// Why the last `readFile` on this thread failed, from errno.
+    public static var readErrorText: String {
+        errno == notRegular ? "not a regular file" : String(cString: strerror(errno))
     }
 
     /// The `.toml` files of a directory, sorted; nil when the directory does not exist.

@@ -11,8 +11,7 @@ import MailCore
 public enum SettingsFile {
     public static func json(path: String) throws(ConfigError) -> JSONValue {
         guard let bytes = FilePath.readFile(path, limit: 1 << 20) else {
-            let reason = String(cString: strerror(errno))
-            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read it: \(reason)")])
+            throw ConfigError([ConfigIssue(file: path, key: "", rule: "cannot read it: \(FilePath.readErrorText)")])
         }
         switch ConfigLoader.parseTOML(bytes, file: path) {
         case .failure(let issue): throw ConfigError([issue])

@@ -73,8 +73,8 @@ func printError(_ line: String) {
 
 /// Reads a whole file, or exits with a clear error naming it.
 func readWholeFile(_ path: String) throws -> [UInt8] {
-    guard let bytes = FilePath.readFile(path, limit: 1 << 30) else {
-        printError("mailctl: cannot read \(path): \(String(cString: strerror(errno)))")
+    guard let bytes = FilePath.readFile(path, limit: 1 << 30, anyKind: true) else {
+        printError("mailctl: cannot read \(path): \(FilePath.readErrorText)")
         throw ExitCode(ExitStatus.noInput)
     }
     return bytes

@@ -8,9 +8,32 @@ import SMTP
 /// has not saved yet, connect, secure, authenticate and send a test e-mail from D to `to`, reporting every
 /// command and reply (AUTH payloads masked). Bounded by the settings' `timeout` from end to end.
 enum ConnectionTest {
+    /// Tests running at once, at most: each holds a thread and a connection to a host the client names,
+    /// and any client of the socket may ask for one.
+    static let limit = 4
+    private static let running = Locked(0)
+
     static func run(
         _ request: TestRequest, configuration: Configuration, environment: [String: String], logger: Logger
     ) async -> Response {
+        let admitted = running.withLock { count -> Bool in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            return .failure(.unavailable, "\(limit) connection tests are already running; try again when one has ended")
+        }
+        defer { running.withLock { $0 -= 1 } }
+        // Reading the settings' files (ca_file) and the session itself block: never on the cooperative pool.
+        return await onDedicatedThread("connection-test", noThread: { .failure(.unavailable, $0) }) {
+            runBlocking(request, configuration: configuration, environment: environment, logger: logger)
+        }
+    }
+
+    private static func runBlocking(
+        _ request: TestRequest, configuration: Configuration, environment: [String: String], logger: Logger
+    ) -> Response {
         let policy: RelayPolicy
         let sender: Mailbox
         /// Which settings were tested, when that is not what the request seems to ask.
@@ -64,7 +87,7 @@ enum ConnectionTest {
                 messageID: MessageIDGenerator.generate(domain: heloName)))
 
         let transcript = Transcript()
-        let outcome: Result<DeliveryResult, SMTPError> = await onDedicatedThread("connection-test") {
+        let outcome: Result<DeliveryResult, SMTPError> = {
             let options = SMTPClientOptions(
                 relay: relay, heloName: heloName, finalReplyTimeout: Double(relay.timeout),
                 deadline: monotonicSeconds() + Double(relay.timeout))
@@ -79,7 +102,7 @@ enum ConnectionTest {
             } catch {
                 return .failure(error)
             }
-        }
+        }()
         let lines = JSONValue.array(transcript.lines.map(JSONValue.string))
         switch outcome {
         case .failure(let error):

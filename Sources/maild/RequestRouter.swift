@@ -151,7 +151,9 @@ struct RequestRouter: ControlHandler {
 
     private func reload() async -> Response {
         let reloader = self.reloader
-        let result = await onDedicatedThread("reload") { reloader.reload() }
+        let result = await onDedicatedThread(
+            "reload", noThread: { .failure(ConfigError([ConfigIssue(file: "", key: "", rule: $0)])) }
+        ) { reloader.reload() }
         switch result {
         case .success(let configuration):
             return .success([("companies", .int(configuration.companies.count))])

@@ -3,11 +3,12 @@
 import email
 import email.policy
 import json
+import os
 import signal
 import socket
 import time
 
-from conftest import relay_config, wait_until
+from conftest import read_line, relay_config, wait_until
 
 
 def company_file(relay, sender="noreply@acme.example", enabled=True, **extra):
@@ -192,6 +193,47 @@ def test_connection_test_failures(tmp_path, daemons, relays, certs):
     assert quiet["error"]["code"] == "smtp_failed" and "timed out" in quiet["error"]["message"]
     assert elapsed < 15  # bounded by the settings' timeout
     assert "Wr0ngSecret!" not in d.log_text()
+
+
+def test_inline_settings_cannot_block_maild_on_a_fifo_or_a_device(tmp_path, daemons, relays):
+    """A ca_file any client names was opened and read on Swift's cooperative pool: a FIFO without a
+    writer blocked one pool thread per request, and with two requests status, list and reload hung."""
+    relay = relays()
+    d = daemons(relay_config(relay))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    settings = {"host": "127.0.0.1", "port": relay.port, "sender": "s@example.com", "security": "starttls"}
+    for path in [fifo, fifo, "/dev/zero"]:
+        answer = d.request({"op": "test", "to": "a@example.com", "settings": dict(settings, ca_file=str(path))},
+                           timeout=10)
+        assert answer["error"]["code"] == "config_invalid" and "not a regular file" in answer["error"]["message"]
+    assert d.request({"op": "status"}, timeout=10)["ok"]
+
+
+def test_connection_tests_running_at_once_are_limited(daemons, relays):
+    silent = relays("--silent", name="silent")
+    d = daemons(relay_config(relays()))
+    request = json.dumps({"op": "test", "to": "a@example.com", "settings": {
+        "host": "127.0.0.1", "port": silent.port, "sender": "s@example.com", "timeout": 10}}).encode() + b"\n"
+    clients = [d.connect() for _ in range(6)]
+    try:
+        for c in clients:
+            c.sendall(request)
+        # Four wait for the silent relay's greeting; the other two are answered at once.
+        import select
+        refused, deadline = [], time.monotonic() + 3
+        while time.monotonic() < deadline and len(refused) < 3:  # a third answer would be one too many
+            ready, _, _ = select.select([c for c in clients if c.fileno() >= 0], [], [], 0.1)
+            for c in ready:
+                refused.append(json.loads(read_line(c)))
+                c.close()
+        assert len(refused) == 2, refused
+        assert all(a["error"]["code"] == "unavailable" and "4 connection tests are already running"
+                   in a["error"]["message"] for a in refused), refused
+        assert d.request({"op": "status"})["ok"]
+    finally:
+        for c in clients:
+            c.close()
 
 
 def test_inline_settings_cannot_make_maild_read_a_password_file(tmp_path, daemons, relays, certs):

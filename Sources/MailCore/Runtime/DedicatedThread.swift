@@ -17,9 +17,17 @@ public enum DedicatedThread {
     }
 
     /// Starts `body` on a new detached thread named `name` (its first 15 bytes show in top, ps -L, perf).
-    /// Returns a latch set when `body` returns.
+    /// Returns a latch set when `body` returns. For the daemon's own threads, made at start-up: a failure
+    /// to create one is fatal.
     @discardableResult
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> Latch<Bool> {
+        guard let done = tryStart(name: name, body) else { preconditionFailure("pthread_create failed: \(errno)") }
+        return done
+    }
+
+    /// `start` for threads made on request (a connection test, a reload): nil, with errno set, when the
+    /// system has no thread left to give (RLIMIT_NPROC, TasksMax=, memory), and `body` does not run.
+    public static func tryStart(name: String, _ body: @escaping @Sendable () -> Void) -> Latch<Bool>? {
         let done = Latch<Bool>()
         let box = Box(name: name) {
             body()
@@ -40,7 +48,11 @@ public enum DedicatedThread {
                 return nil
             }, context)
         pthread_attr_destroy(&attributes)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(context).release()
+            errno = rc
+            return nil
+        }
         return done
     }
 }
