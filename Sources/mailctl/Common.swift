@@ -53,13 +53,13 @@ func perform(_ request: JSONValue, _ options: ClientOptions) throws -> JSONValue
     if answer["ok"]?.boolValue != true {
         let code = answer["error"]?["code"]?.stringValue ?? "error"
         let message = answer["error"]?["message"]?.stringValue ?? "maild refused the request"
-        printError("mailctl: \(message) (\(code))")
+        printError("mailctl: \(JSONValue.printable(message)) (\(code))")
         if let errors = answer["errors"]?.arrayValue, errors.count > 1 {
-            for error in errors { printError("  - \(error.stringValue ?? error.jsonText)") }
+            for error in errors { printError("  - \(JSONValue.printable(error.stringValue ?? error.jsonText))") }
         }
         if let transcript = answer["transcript"]?.arrayValue, !transcript.isEmpty {
             printError("transcript:")
-            for line in transcript { printError("  \(line.stringValue ?? "")") }
+            for line in transcript { printError("  \(JSONValue.printable(line.stringValue ?? ""))") }
         }
         throw ExitCode(ExitStatus.refused(code))
     }

@@ -34,9 +34,29 @@ extension JSONValue {
     var cell: String {
         switch self {
         case .null: return "-"
-        case .string(let s): return s.isEmpty ? "-" : s
+        case .string(let s): return s.isEmpty ? "-" : Self.printable(s)
         case .array(let items): return items.map(\.cell).joined(separator: ", ")
         default: return jsonText
         }
+    }
+
+    /// `text` with every control character (C0, DEL, C1) shown as `\u{…}`: a subject or a relay's reply
+    /// comes from other people, and an ESC sequence, a CR or a backspace printed as it is could retitle or
+    /// recolour the operator's terminal, or forge table rows.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 }

@@ -40,7 +40,7 @@ struct Test: ParsableCommand {
         }
         let answer = try perform(.object(request), options)
         guard !options.json else { return }
-        for line in answer["transcript"]?.arrayValue ?? [] { print(line.stringValue ?? "") }
+        for line in answer["transcript"]?.arrayValue ?? [] { print(JSONValue.printable(line.stringValue ?? "")) }
         print("")
         print("test e-mail accepted by \(answer["relay"]?.cell ?? "the relay") for \(to)")
         if let note = answer["note"]?.stringValue { print("note: \(note)") }

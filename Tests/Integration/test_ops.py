@@ -250,6 +250,23 @@ def test_sendmail_utf8_headers_ask_for_smtputf8_where_the_relay_offers_it(daemon
         assert "Subject: Ação às três".encode() in raw
 
 
+def test_mailctl_never_prints_control_characters_from_a_message(daemons, relay):
+    """A subject is anyone's text: an encoded word can carry ESC sequences, CR and backspaces, which
+    printed as they are retitle or recolour the operator's terminal or forge table rows."""
+    import base64
+    d = daemons(relay_config(relay))
+    evil = "\x1b]0;PWNED\x07\x1b[31mRED\x1b[0m\r\x08FAKE\x9b"
+    word = "=?UTF-8?B?%s?=" % base64.b64encode(evil.encode()).decode()
+    out = sendmail(d, "-f", "a@acme.example", "b@example.com", message=("Subject: %s\n\nbody\n" % word).encode())
+    assert out.returncode == 0, out.stderr
+    message_id = d.request({"op": "list"})["messages"][0]["id"]
+    for args in [("list",), ("show", message_id), ("--json", "list")]:
+        out = d.mailctl(*args, check=True)
+        assert not any(b < 0x20 and b != 0x0A for b in out.stdout), (args, out.stdout)
+        assert b"\x1b" not in out.stdout and "\x9b".encode() not in out.stdout
+    assert "\\u{1b}]0;PWNED\\u{7}".encode() in d.mailctl("list", check=True).stdout
+
+
 def test_mailq_and_sendmail_bp_list_the_mail_waiting(tmp_path, daemons, relays):
     relay = relays("--rcpt-reply", "ana@example.com=451 4.3.0 mailbox busy")
     d = daemons(relay_config(relay).replace("min_delay = 1\nmax_delay = 2", "min_delay = 3600\nmax_delay = 7200"))

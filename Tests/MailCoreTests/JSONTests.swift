@@ -14,6 +14,12 @@ import Testing
         #expect(value.jsonText == #"{"z":1.50,"a":2}"#)
     }
 
+    @Test func escapesC0DelAndC1ControlsButNotOtherText() throws {
+        let text = "a\u{1B}[31m\u{7F}\u{9B}\u{85}\u{A0}é\u{80}z"
+        #expect(JSONValue.string(text).jsonText == #""a\u001b[31m\u007f\u009b\u0085\#u{A0}é\u0080z""#)
+        #expect(try JSONParser.parse(JSONValue.string(text).jsonText) == .string(text))
+    }
+
     @Test func decodesSurrogatePairs() throws {
         #expect(try JSONParser.parse(#""\ud83d\ude00 ok""#) == .string("😀 ok"))
     }

@@ -40,7 +40,24 @@ extension JSONValue {
 
     static func writeString(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // C1 controls (U+0080...U+009F, 0xC2 0x80...0x9F in UTF-8) are escaped as well: JSON allows them
+        // raw, but a terminal showing the answer may act on them.
+        var afterC2 = false
         for byte in string.utf8 {
+            if afterC2 {
+                afterC2 = false
+                if byte <= 0x9F {
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                    out.append(hexDigits[Int(byte >> 4)])
+                    out.append(hexDigits[Int(byte & 0xF)])
+                    continue
+                }
+                out.append(0xC2)
+            }
+            if byte == 0xC2 {
+                afterC2 = true
+                continue
+            }
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
             case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
