@@ -210,6 +210,26 @@ def test_inline_settings_cannot_block_maild_on_a_fifo_or_a_device(tmp_path, daem
     assert d.request({"op": "status"}, timeout=10)["ok"]
 
 
+def test_a_relay_that_quotes_the_auth_payload_back_does_not_leak_the_password(daemons, relays):
+    import base64
+    password = "Acme-S3cret-Key"
+    for mechanism in ["PLAIN", "LOGIN"]:
+        relay = relays("--auth", "mailer:right", "--auth-plaintext", "--auth-echo", "--auth-mechanisms", mechanism,
+                       name="echo-" + mechanism)
+        d = daemons(relay_config(relays(name="g-" + mechanism)), name="maild-" + mechanism, companies={
+            "acme": company_file(relay, auth=True, username="mailer", password=password, allow_plaintext_auth=True)})
+        forms = [password, base64.b64encode(password.encode()).decode(),
+                 base64.b64encode(b"\0mailer\0" + password.encode()).decode()]
+        tested = d.request({"op": "test", "company": "acme", "to": "a@example.com"})
+        assert tested["error"]["code"] == "smtp_failed" and "535" in json.dumps(tested)
+        message_id = d.enqueue({"company": "acme", "to": ["a@example.com"], "subject": "s", "text": "t"})
+        shown = d.wait_state(message_id, "deferred")
+        assert "authentication failed: 535" in shown["last_error"]
+        everything = json.dumps(tested) + json.dumps(shown) + d.log_text()
+        assert "********" in json.dumps(tested)
+        assert not [f for f in forms if f in everything], (mechanism, everything)
+
+
 def test_connection_tests_running_at_once_are_limited(daemons, relays):
     silent = relays("--silent", name="silent")
     d = daemons(relay_config(relays()))

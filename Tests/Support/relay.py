@@ -17,6 +17,7 @@ Behaviours for tests (each optional):
                                      any of the pairs logs in)
     --auth-mechanisms PLAIN,LOGIN    restrict the mechanisms offered
     --auth-plaintext                 offer AUTH on an unencrypted connection too
+    --auth-echo                      quote the AUTH payload back in a failed AUTH's 535 reply
     --pipelining                     advertise PIPELINING
     --smtputf8                       advertise SMTPUTF8
     --size N                         advertise SIZE N and refuse larger messages
@@ -36,6 +37,7 @@ Behaviours for tests (each optional):
 """
 
 import argparse
+import base64
 import asyncio
 import json
 import os
@@ -203,7 +205,7 @@ for _verb in ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET"
     setattr(LoggingSMTP, "smtp_" + _verb, _wrap(_verb))
 
 
-def authenticator_for(credentials):
+def authenticator_for(credentials, echo=False):
     pairs = [c.partition(":")[::2] for c in credentials]
 
     def authenticate(server, session, envelope, mechanism, auth_data):
@@ -212,8 +214,17 @@ def authenticator_for(credentials):
             given = (auth_data.login.decode(), auth_data.password.decode())
             index = next((i for i, pair in enumerate(pairs) if pair == given), None)
         session.credential_index = index
+        message = None
+        if index is None and echo and isinstance(auth_data, LoginPassword):
+            # A careless relay that quotes what it got: the PLAIN payload, or the LOGIN password step.
+            if mechanism == "PLAIN":
+                got = base64.b64encode(b"\0" + auth_data.login + b"\0" + auth_data.password).decode()
+            else:
+                got = base64.b64encode(auth_data.password).decode()
+            message = "535 5.7.8 Authentication failed for AUTH %s %s" % (mechanism, got)
         # handled=False: aiosmtpd then answers a failure with 535 itself (by default it sends nothing).
-        return AuthResult(success=index is not None, handled=False, auth_data=auth_data if index is not None else None)
+        return AuthResult(success=index is not None, handled=False, message=message,
+                          auth_data=auth_data if index is not None else None)
 
     return authenticate
 
@@ -251,6 +262,7 @@ async def main():
     parser.add_argument("--auth", action="append")
     parser.add_argument("--auth-mechanisms")
     parser.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS")
+    parser.add_argument("--auth-echo", action="store_true", help="quote the credentials back in a failed AUTH's 535")
     parser.add_argument("--pipelining", action="store_true")
     parser.add_argument("--smtputf8", action="store_true")
     parser.add_argument("--enhanced-off", action="store_true")
@@ -297,7 +309,7 @@ async def main():
         )
         if args.auth:
             # With implicit TLS every connection is encrypted, though aiosmtpd only knows about STARTTLS.
-            kwargs.update(authenticator=authenticator_for(args.auth), auth_required=True,
+            kwargs.update(authenticator=authenticator_for(args.auth, args.auth_echo), auth_required=True,
                           auth_require_tls=not args.auth_plaintext and args.security != "tls")
             if args.auth_mechanisms:
                 wanted = set(args.auth_mechanisms.upper().split(","))

@@ -24,6 +24,15 @@ public final class SMTPConnection {
     var pendingData: [UInt8]?
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
 
+    /// The password's forms on the wire, masked in every reply (see `SMTPCommand.secretForms`).
+    private let secrets: [String]
+
+    private func masked(_ text: String) -> String {
+        var text = text
+        for secret in secrets where text.contains(secret) { text = text.replacing(secret, with: "********") }
+        return text
+    }
+
     private init(options: SMTPClientOptions, logger: Logger, transcript: Transcript?, socket: Socket) {
         self.options = options
         self.logger = logger
@@ -32,6 +41,7 @@ public final class SMTPConnection {
         parser.keepsRawLines = transcript != nil || tracing
         self.transport = PlainTransport(socket: socket)
         let relay = options.relay
+        secrets = relay.auth ? SMTPCommand.secretForms(username: relay.username, password: relay.password) : []
         machine = SessionStateMachine(
             configuration: .init(
                 relay: relay.endpoint, security: relay.security, heloName: Self.heloName(options.heloName),
@@ -162,8 +172,16 @@ public final class SMTPConnection {
         while true {
             do {
                 if let parsed = try parser.nextReply() {
-                    for line in parsed.rawLines { record("S: " + line) }
-                    return machine.replyReceived(parsed.reply)
+                    guard !secrets.isEmpty else {
+                        for line in parsed.rawLines { record("S: " + line) }
+                        return machine.replyReceived(parsed.reply)
+                    }
+                    // A relay that quotes the AUTH payload back (a "535 … for AUTH PLAIN <payload>") must not
+                    // put the password into the transcript, the log, last_error or show.
+                    var reply = parsed.reply
+                    reply.lines = reply.lines.map(masked)
+                    for line in parsed.rawLines { record("S: " + masked(line)) }
+                    return machine.replyReceived(reply)
                 }
             } catch {
                 return machine.transportFailed(.badReply(error.description))

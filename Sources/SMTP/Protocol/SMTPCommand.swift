@@ -59,6 +59,13 @@ struct SMTPCommand: Sendable, Equatable, CustomStringConvertible {
         SMTPCommand(verb: .authResponse, line: base64(Array(value.utf8)), masked: "********")
     }
 
+    /// The forms the password travels in (the PLAIN payload, the LOGIN step): what a relay's reply must
+    /// never carry into a transcript, a log or an error, even when the relay echoes what it got.
+    static func secretForms(username: String, password: Secret) -> [String] {
+        guard !password.isEmpty else { return [] }
+        return [plainPayload(username, password), base64(Array(password.reveal().utf8))]
+    }
+
     private static func plainPayload(_ username: String, _ password: Secret) -> String {
         base64([0] + Array(username.utf8) + [0] + Array(password.reveal().utf8))
     }
