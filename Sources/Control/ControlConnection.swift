@@ -40,6 +40,9 @@ final class ControlConnection {
 
     /// Requests of one connection being answered at once, at most (a client may pipeline; SPEC §3).
     static let maxOutstanding = 32
+    /// Input below this is always read; past it, a connection's input counts against the poll loop's
+    /// budget for long lines (`PollLoop.inputBudget`).
+    static let smallInput = 64 << 10
     /// Answer bytes waiting for the client past which no more of its requests are taken.
     static let maxPendingOutput = 4 << 20
 

@@ -48,6 +48,19 @@ extension ControlServer {
                 reply: ControlReply(server: server, connection: connection.id, sequence: sequence))
         }
 
+        /// Bytes held in the input of connections past `ControlConnection.smallInput` (long request lines
+        /// still arriving), as of this turn of the loop.
+        var largeInput = 0
+        /// What long lines may hold in all: each client may send lines up to max_message_bytes, but many
+        /// clients sending them slowly, or never finishing, must not take the daemon's memory with them.
+        var inputBudget: Int { max(64 << 20, 2 * access.maxLineBytes) }
+
+        /// Whether to read from `connection` now: it wants input, and either holds little, or long lines
+        /// are within the budget (past it, they wait while short requests go on).
+        func mayRead(_ connection: ControlConnection) -> Bool {
+            connection.wantsInput && (connection.input.count < ControlConnection.smallInput || largeInput < inputBudget)
+        }
+
         mutating func run() {
             var fds: [pollfd] = []
             var order: [ControlConnection] = []
@@ -67,6 +80,9 @@ extension ControlServer {
                     if let quietUntil, now >= quietUntil { break }
                     if now > stopDeadline { break }
                 }
+                largeInput = connections.values.reduce(0) {
+                    $0 + ($1.input.count >= ControlConnection.smallInput ? $1.input.count : 0)
+                }
                 fds.removeAll(keepingCapacity: true)
                 order.removeAll(keepingCapacity: true)
                 fds.append(pollfd(fd: server.wakeFD, events: Int16(POLLIN), revents: 0))
@@ -74,11 +90,9 @@ extension ControlServer {
                 fds.append(pollfd(fd: stopping || acceptPaused ? -1 : server.listener.fd, events: Int16(POLLIN), revents: 0))
                 for connection in connections.values {
                     var events: Int32 = 0
-                    if connection.wantsInput || connection.lingerUntil != nil { events |= Int32(POLLIN) }
+                    if mayRead(connection) || connection.lingerUntil != nil { events |= Int32(POLLIN) }
                     if connection.hasOutput { events |= Int32(POLLOUT) }
-                    // Nothing to wait for: left out (a negative fd), or poll would report a client's hang-up
-                    // (POLLHUP) at once, every turn, until its answers free room to read its EOF.
-                    fds.append(pollfd(fd: events == 0 ? -1 : connection.fd, events: Int16(events), revents: 0))
+                    fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
                     order.append(connection)
                 }
                 var timeout: Int32 = 1000
@@ -98,9 +112,12 @@ extension ControlServer {
                         discardInput(connection)
                         continue
                     }
-                    if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && connection.wantsInput {
+                    if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && mayRead(connection) {
                         readFrom(connection)
-                    } else if revents & Int32(POLLERR) != 0 {
+                    } else if revents & Int32(POLLERR | POLLHUP) != 0 {
+                        // Gone while not read (its requests in work fill its room, or its long line waits for
+                        // the budget): nothing can reach it now, and poll would report the hang-up at once
+                        // on every turn. Answers of requests in work are dropped when they come.
                         drop(connection)
                         continue
                     }
@@ -216,7 +233,9 @@ extension ControlServer {
 
         mutating func readFrom(_ connection: ControlConnection) {
             var total = 0
-            while total < 1 << 20 {
+            // Past the budget for long lines, a connection reads only up to `smallInput`.
+            let most = largeInput < inputBudget ? 1 << 20 : ControlConnection.smallInput - connection.input.count
+            while total < most {
                 let n = scratch.withUnsafeMutableBytes { raw in Glibc.read(connection.fd, raw.baseAddress, raw.count) }
                 if n < 0 {
                     if errno == EINTR { continue }
