@@ -34,11 +34,12 @@ struct DeliveryWorker {
             switch job {
             case .grouped(let key, let quota):
                 // One message ahead: its MAIL, RCPT… and DATA can go out behind this one's data.
+                let started = monotonicSeconds()
                 var next = dispatcher.nextGrouped(key)
                 var sent = 0
                 while let (message, policy) = next {
                     sent += 1
-                    next = sent < quota ? dispatcher.nextGrouped(key) : nil
+                    next = sent < quota ? dispatcher.nextGrouped(key, started: started) : nil
                     let ahead = next.flatMap { $0.1.relay == policy.relay ? $0.0 : nil }
                     session.deliver(message, policy: policy, lane: key, ahead: ahead)
                     if let reason = session.laneDeferred, let (taken, _) = next {
@@ -112,6 +113,9 @@ struct DeliveryWorker {
                             if let lane {
                                 deferAll(dispatcher.drainLane(lane), relay: relay, reason: error.reason)
                                 laneDeferred = error.reason
+                            } else {
+                                // Immediate mail claimed for it waits for connections that would fail too.
+                                deferAll(dispatcher.drainImmediate(relay.key), relay: relay, reason: error.reason)
                             }
                         }
                         return

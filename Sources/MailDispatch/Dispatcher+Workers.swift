@@ -33,13 +33,22 @@ extension Dispatcher {
         }
     }
 
-    /// The next message of a grouped lane, unless stopping.
-    func nextGrouped(_ key: RelayKey) -> (ClaimedMessage, RelayPolicy)? {
-        lock.withLock { stopping ? nil : state.popGrouped(key) }
+    /// The next message of a grouped lane, unless stopping, or unless the job, on its connection for
+    /// `Dispatcher.yieldAfter` seconds since `started`, should leave it to a relay that has none.
+    func nextGrouped(_ key: RelayKey, started: Double? = nil) -> (ClaimedMessage, RelayPolicy)? {
+        lock.withLock {
+            if stopping { return nil }
+            if let started, monotonicSeconds() - started >= Dispatcher.yieldAfter, state.shouldYield(key) { return nil }
+            return state.popGrouped(key)
+        }
     }
 
     func drainLane(_ key: RelayKey) -> [ClaimedMessage] {
         lock.withLock { state.drainLane(key) }
+    }
+
+    func drainImmediate(_ key: RelayKey) -> [ClaimedMessage] {
+        lock.withLock { state.drainImmediate(key) }
     }
 
     /// Room to claim more: only the scheduler cares.

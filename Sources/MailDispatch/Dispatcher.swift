@@ -18,6 +18,9 @@ import Outbox
 public final class Dispatcher: Sendable {
     /// Seconds between ticks of grouped delivery (SPEC §4).
     public static let tickInterval = 2.0
+    /// A grouped job on its connection this long leaves it when every connection is in use and another
+    /// relay has mail and none (`SchedulerState.shouldYield`).
+    static let yieldAfter = 1.0
     /// Messages one grouped connection sends before it goes back in the round-robin, so many relays
     /// share the connections fairly.
     static let jobQuota = 500

@@ -24,7 +24,7 @@ struct SchedulerState {
     /// Grouped messages waiting for one relay.
     struct Lane {
         var policy: RelayPolicy
-        var queue: RingBuffer<ClaimedMessage> = RingBuffer()
+        var queue = FairQueue<ClaimedMessage>()
         /// Grouped connections draining this lane.
         var connections = 0
     }
@@ -36,9 +36,11 @@ struct SchedulerState {
     var relayConnections: Int
     private(set) var lanes: [RelayKey: Lane] = [:]
     private var laneOrder: [RelayKey] = []
-    private(set) var immediate = RingBuffer<(ClaimedMessage, RelayPolicy)>()
-    /// Waiting immediate messages per relay (so that no question about them scans the queue).
-    private var immediateByRelay: [RelayKey: Int] = [:]
+    /// Immediate messages waiting, per relay: a relay at its connection limit (hanging, slow) holds up
+    /// only its own; the relays take turns (`immediateCursor`).
+    private var immediate: [RelayKey: FairQueue<(ClaimedMessage, RelayPolicy)>] = [:]
+    private var immediateOrder: [RelayKey] = []
+    private var immediateCursor = 0
     /// Open connections, all relays together, and per relay.
     private(set) var active = 0
     private(set) var activeByRelay: [RelayKey: Int] = [:]
@@ -65,15 +67,19 @@ struct SchedulerState {
                 }
                 // The latest settings win for messages not yet sent (SPEC §2.4).
                 lanes[key]!.policy = p
-                lanes[key]!.queue.append(message)
+                lanes[key]!.queue.append(message, company: message.company)
             } else {
-                immediate.append((message, p))
-                immediateByRelay[p.relay.key, default: 0] += 1
+                let key = p.relay.key
+                if immediate[key] == nil {
+                    immediate[key] = FairQueue()
+                    immediateOrder.append(key)
+                }
+                immediate[key]!.append((message, p), company: message.company)
             }
         }
     }
 
-    var waiting: Int { lanes.values.reduce(0) { $0 + $1.queue.count } + immediate.count }
+    var waiting: Int { lanes.values.reduce(0) { $0 + $1.queue.count } + immediate.values.reduce(0) { $0 + $1.count } }
 
     private func relayHasRoom(_ key: RelayKey) -> Bool {
         guard activeByRelay[key, default: 0] < relayConnections else { return false }
@@ -89,17 +95,35 @@ struct SchedulerState {
     private func othersBusy(_ key: RelayKey) -> Bool {
         if activeByRelay.keys.contains(where: { $0 != key }) { return true }
         if lanes.contains(where: { $0.key != key && !$0.value.queue.isEmpty }) { return true }
-        return immediateByRelay.keys.contains { $0 != key }
+        return immediate.keys.contains { $0 != key }
     }
 
-    /// The next job to start, if a connection slot is free and some work may use it.
+    /// Whether a relay other than `key` has mail waiting and no connection at all.
+    func othersStarving(_ key: RelayKey) -> Bool {
+        lanes.contains { $0.key != key && !$0.value.queue.isEmpty && activeByRelay[$0.key] == nil }
+            || immediate.keys.contains { $0 != key && activeByRelay[$0] == nil }
+    }
+
+    /// Whether a grouped job on `key` should end early: every connection is in use and another relay has
+    /// mail and none. Slow but working relays would otherwise keep their connections for a whole quota
+    /// while another relay's mail waits (SPEC §4: a slow relay does not hold back the others).
+    func shouldYield(_ key: RelayKey) -> Bool {
+        active >= maxConnections && othersStarving(key)
+    }
+
+    /// The next job to start, if a connection slot is free and some work may use it. Relays without a
+    /// connection come first.
     mutating func nextJob(quota: Int) -> DeliveryJob? {
         guard active < maxConnections else { return nil }
+        return nextJob(quota: quota, onlyIdleRelays: true) ?? nextJob(quota: quota, onlyIdleRelays: false)
+    }
+
+    private mutating func nextJob(quota: Int, onlyIdleRelays: Bool) -> DeliveryJob? {
         let candidates = laneOrder.count + 1
         for step in 0..<candidates {
             let index = (cursor + step) % candidates
             if index == laneOrder.count {
-                if let job = takeImmediate() {
+                if let job = takeImmediate(onlyIdleRelays: onlyIdleRelays) {
                     cursor = (index + 1) % candidates
                     return job
                 }
@@ -107,6 +131,7 @@ struct SchedulerState {
             }
             let key = laneOrder[index]
             guard let lane = lanes[key], !lane.queue.isEmpty, relayHasRoom(key) else { continue }
+            if onlyIdleRelays && activeByRelay[key] != nil { continue }
             let wantsAnother = lane.connections == 0
                 || (lane.queue.count > SchedulerState.spreadThreshold && lane.connections < relayConnections)
             guard wantsAnother else { continue }
@@ -118,26 +143,39 @@ struct SchedulerState {
         return nil
     }
 
-    /// The first immediate message whose relay has room (looking at a bounded number of them).
-    private mutating func takeImmediate() -> DeliveryJob? {
-        var skipped: [(ClaimedMessage, RelayPolicy)] = []
-        var found: DeliveryJob?
-        while found == nil, skipped.count < 64, let (message, policy) = immediate.popFirst() {
-            if relayHasRoom(policy.relay.key) {
-                open(policy.relay.key)
-                tookImmediate(for: policy.relay.key)
-                found = .immediate(message, policy)
-            } else {
-                skipped.append((message, policy))
-            }
+    /// The next immediate message of a relay that has room, the relays taking turns.
+    private mutating func takeImmediate(onlyIdleRelays: Bool) -> DeliveryJob? {
+        let relays = immediateOrder.count
+        for step in 0..<relays {
+            let index = (immediateCursor + step) % relays
+            let key = immediateOrder[index]
+            guard relayHasRoom(key), !onlyIdleRelays || activeByRelay[key] == nil,
+                let (message, policy) = immediate[key]?.popFirst()
+            else { continue }
+            open(key)
+            immediateCursor = index + 1
+            forgetIfEmpty(key)
+            return .immediate(message, policy)
         }
-        for item in skipped.reversed() { immediate.prepend(item) }
-        return found
+        return nil
     }
 
-    private mutating func tookImmediate(for key: RelayKey) {
-        immediateByRelay[key, default: 1] -= 1
-        if immediateByRelay[key] == 0 { immediateByRelay[key] = nil }
+    private mutating func forgetIfEmpty(_ key: RelayKey) {
+        guard immediate[key]?.isEmpty == true else { return }
+        immediate[key] = nil
+        if let index = immediateOrder.firstIndex(of: key) {
+            immediateOrder.remove(at: index)
+            if immediateCursor > index { immediateCursor -= 1 }
+        }
+    }
+
+    /// Takes every immediate message waiting for `key` (its relay is unreachable: they fail the same way).
+    mutating func drainImmediate(_ key: RelayKey) -> [ClaimedMessage] {
+        guard var queue = immediate[key] else { return [] }
+        let drained = queue.removeAll().map(\.0)
+        immediate[key] = queue
+        forgetIfEmpty(key)
+        return drained
     }
 
     private mutating func open(_ key: RelayKey) {
@@ -154,8 +192,7 @@ struct SchedulerState {
     /// Takes every waiting message of a lane (its relay is unreachable: they all fail the same way).
     mutating func drainLane(_ key: RelayKey) -> [ClaimedMessage] {
         guard var lane = lanes[key] else { return [] }
-        var drained: [ClaimedMessage] = []
-        while let message = lane.queue.popFirst() { drained.append(message) }
+        let drained = lane.queue.removeAll()
         lanes[key] = lane
         return drained
     }
@@ -184,10 +221,12 @@ struct SchedulerState {
 
     /// Takes message `id` if it waits for a connection (claimed, nothing sent): it can still be cancelled.
     mutating func withdraw(id: Int64) -> ClaimedMessage? {
-        if let (message, policy) = immediate.removeFirst(where: { $0.0.id == id }) {
-            tookImmediate(for: policy.relay.key)
-            held -= 1
-            return message
+        for key in immediateOrder {
+            if let (message, _) = immediate[key]?.removeFirst(where: { $0.0.id == id }) {
+                forgetIfEmpty(key)
+                held -= 1
+                return message
+            }
         }
         for key in laneOrder {
             if let message = lanes[key]?.queue.removeFirst(where: { $0.id == id }) {
@@ -214,8 +253,10 @@ struct SchedulerState {
     mutating func takeAllWaiting() -> [ClaimedMessage] {
         var all: [ClaimedMessage] = []
         for key in laneOrder { all += drainLane(key) }
-        while let (message, _) = immediate.popFirst() { all.append(message) }
-        immediateByRelay = [:]
+        for key in immediateOrder { all += immediate[key]!.removeAll().map(\.0) }
+        immediate = [:]
+        immediateOrder = []
+        immediateCursor = 0
         return all
     }
 }

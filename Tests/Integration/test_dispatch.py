@@ -88,6 +88,30 @@ def test_a_relay_that_never_answers_does_not_delay_a_healthy_one(daemons, relays
         d.wait_state(i, "sent")
 
 
+def test_a_backlog_of_immediate_mail_for_a_hanging_relay_does_not_hold_up_another_relays(daemons, relays):
+    """Immediate mail waited in one queue for every relay, looked at 64 deep: 100 messages for a relay
+    that never greets held a healthy relay's immediate mail until their timeouts had run out, round
+    after round; and those still waiting were not deferred when a connection to the relay failed."""
+    healthy, silent = relays(name="healthy"), relays("--silent", name="silent")
+    company = "enabled = true\nhost = \"127.0.0.1\"\nport = %d\nsender = \"s@%s.example\"\ntimeout = 10\ngroup = false\n"
+    d = daemons(relay_config(healthy), companies={"stuck": company % (silent.port, "stuck"),
+                                                  "fine": company % (healthy.port, "fine")})
+    with d.connect() as s:
+        s.sendall(b"".join(json.dumps({"op": "enqueue", "message": {
+            "company": "stuck", "to": ["x%d@example.com" % i], "subject": "stuck", "text": "t"}}).encode() + b"\n"
+            for i in range(100)))
+        answers = s.makefile("rb")
+        stuck = [json.loads(answers.readline())["id"] for _ in range(100)]
+    fine = [d.enqueue({"company": "fine", "to": ["y@example.com"], "subject": "fine %d" % i, "text": "t"})
+            for i in range(5)]
+    healthy.wait_for(5, timeout=8)  # before the silent relay's first connections time out (10 s)
+    for i in fine:
+        d.wait_state(i, "sent")
+    # Once a connection to the silent relay fails, everything waiting for it is deferred at once.
+    wait_until(lambda: all(d.show(i)["state"] == "deferred" for i in stuck), timeout=25,
+               message="the stuck relay's mail to be deferred")
+
+
 def test_grouped_mode_uses_one_session_and_immediate_one_per_message(daemons, relays):
     port = free_port()
     d = daemons("[smtp]\nhost = \"127.0.0.1\"\nport = %d\ntimeout = 10\ngroup = true\n"

@@ -139,6 +139,53 @@ import Testing
         #expect(ids == [0, 1, 2])
     }
 
+    @Test func immediateMailOfAHangingRelayDoesNotHoldUpAnotherRelays() {
+        // 100 immediate messages for relay d, whose connections never end; then 10 for relay a.
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(100, company: "dead"), policy: Self.route)
+        s.add(Self.messages(10, company: "now", from: 1000), policy: Self.route)
+        var opened: [RelayKey: Int] = [:]
+        while let job = s.nextJob(quota: 500) { opened[job.relayKey, default: 0] += 1 }
+        // d at its relay_connections; a gets the rest (the last one is kept for a relay without one).
+        #expect(opened[Self.policy("d").relay.key] == 4 && opened[Self.policy("a").relay.key] == 3)
+        // d's connection fails: what waits for it is taken at once (to be deferred), a's still waits.
+        #expect(s.drainImmediate(Self.policy("d").relay.key).count == 96)
+        #expect(s.waiting == 7)
+    }
+
+    @Test func aCompanyWithFewMessagesTakesTurnsWithABacklog() {
+        var s = SchedulerState(maxConnections: 8, relayConnections: 4)
+        s.add(Self.messages(5000, company: "acme"), policy: Self.route)
+        s.add(Self.messages(5, company: "acme-small", from: 10_000), policy: { _ in Self.policy("a") })
+        guard case .grouped(let key, _)? = s.nextJob(quota: 500) else { Issue.record("no job"); return }
+        var firstTen: [Int64] = []
+        for _ in 0..<10 { firstTen.append(s.popGrouped(key)!.0.id) }
+        #expect(firstTen.filter { $0 >= 10_000 } == [10_000, 10_001, 10_002, 10_003, 10_004])
+        #expect(firstTen.filter { $0 < 10_000 } == [0, 1, 2, 3, 4])  // each company in its own order
+
+        var fair = FairQueue<Int>()
+        for i in 0..<3 { fair.append(i, company: "x") }
+        fair.append(10, company: nil)
+        #expect(fair.removeFirst(where: { $0 == 1 }) == 1 && fair.count == 3)
+        #expect(fair.removeAll() == [0, 10, 2] && fair.isEmpty && fair.popFirst() == nil)
+    }
+
+    @Test func aRelayWithoutAConnectionComesFirstAndBusyRelaysYieldToIt() {
+        // Every connection is taken by slow relays a and b; then relay c's mail comes.
+        var s = SchedulerState(maxConnections: 2, relayConnections: 2)
+        s.add(Self.messages(400, company: "acme") + Self.messages(400, company: "beta", from: 1000), policy: Self.route)
+        while s.nextJob(quota: 500) != nil {}
+        #expect(s.active == 2 && s.activeByRelay.count == 2)
+        let a = Self.policy("a").relay.key
+        #expect(!s.shouldYield(a))
+        s.add(Self.messages(5, company: "gamma", from: 5000), policy: { _ in Self.policy("c") })
+        #expect(s.shouldYield(a))
+        s.jobFinished(.grouped(a, quota: 500))  // a's job left its connection
+        // The free connection goes to c, which has none, before a or b get another.
+        #expect(s.nextJob(quota: 500)?.relayKey == Self.policy("c").relay.key)
+        #expect(!s.shouldYield(a))
+    }
+
     @Test func heldCountsClaimedUntilFinished() {
         var s = SchedulerState(maxConnections: 8, relayConnections: 4)
         s.add(Self.messages(10, company: "acme"), policy: Self.route)
