@@ -67,7 +67,8 @@ install: $(if $(NO_BUILD),,release)
 	install -m 0755 -s $(INSTALL_FROM)/maild $(DESTDIR)$(PREFIX)/sbin/maild
 	install -m 0755 -s $(INSTALL_FROM)/mailctl $(DESTDIR)$(PREFIX)/bin/mailctl
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
-	sed 's|^ExecStart=/usr/sbin/maild|ExecStart=$(PREFIX)/sbin/maild|' systemd/maild.service > $(DESTDIR)$(UNITDIR)/maild.service
+	sed -e 's|^ExecStart=/usr/sbin/maild|ExecStart=$(PREFIX)/sbin/maild|' -e 's|--config /etc/maild/|--config $(SYSCONFDIR)/maild/|' \
+		systemd/maild.service > $(DESTDIR)$(UNITDIR)/maild.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/maild.service
 	install -m 0644 systemd/maild.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/maild.conf
 	install -m 0644 systemd/maild.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/maild.conf

@@ -40,7 +40,11 @@ public enum ConfigLoader {
         var companies: [String: CompanySettings] = [:]
         var warnings = secrets.warnings
         let dir = secrets.resolve(daemon.companiesDir)
-        if let files = FilePath.tomlFiles(in: dir) {
+        if !daemon.companiesDir.isEmpty && dir == FilePath.resolve(".", relativeTo: FilePath.directory(of: path)) {
+            // Every .toml there would be a company file: maild.toml itself among them.
+            issues.append(ConfigIssue(
+                file: path, key: "daemon.companies_dir", rule: "must not be the directory of this file (got \"\(daemon.companiesDir)\")"))
+        } else if let files = FilePath.tomlFiles(in: dir) {
             for name in files {
                 let id = String(name.dropLast(5))
                 let file = dir + "/" + name
@@ -144,6 +148,7 @@ public enum ConfigLoader {
         d.database = r.string("database", default: d.database)
         if d.database.isEmpty { r.issue("database", "must not be empty") }
         d.companiesDir = r.string("companies_dir", default: d.companiesDir)
+        if d.companiesDir.isEmpty { r.issue("companies_dir", "must not be empty") }
         let helo = r.string("helo_name", default: "")
         if !helo.isEmpty && !isHostName(helo) && !(helo.hasPrefix("[") && helo.hasSuffix("]")) {
             r.issue("helo_name", "must be a host name or an address literal like [192.0.2.1] (got \"\(helo)\")")
@@ -159,7 +164,8 @@ public enum ConfigLoader {
                 r.keyName("relay_connections"),
                 "equals max_connections: one relay that hangs, alone in use, can hold every connection")
         }
-        d.retention = r.int("retention", default: d.retention, range: 1...Int.max)
+        // As retry.max_age: a value past Int32 (68 years) overflowed the sweep's cut-off time and crashed it.
+        d.retention = r.int("retention", default: d.retention, range: 1...Int(Int32.max))
         d.logLevel = r.choice("log_level", default: d.logLevel)
         return d
     }

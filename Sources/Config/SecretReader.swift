@@ -64,7 +64,9 @@ final class SecretReader {
         }
         var st = stat()
         if stat(resolved, &st) == 0, st.st_mode & 0o044 != 0 {
-            warnings.append("\(file): password file \(resolved) is readable by group or others; chmod 600 it")
+            warnings.append(
+                "\(file): password file \(resolved) is readable by group or others; make it maild's own with mode 0600 "
+                    + "(chown maild: and chmod 600), or use LoadCredential= in the unit")
         }
         let firstLine = bytes.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
         var line = Array(firstLine)

@@ -216,18 +216,20 @@ extension ControlServer {
         }
 
         /// The `forbidden` answer for a peer that is not (or, after a reload, no longer) allowed.
-        func refuse(_ connection: ControlConnection) {
+        /// Answers `forbidden` to the request `line` (its `req` echoed) and closes.
+        func refuse(_ connection: ControlConnection, line: [UInt8]? = nil) {
             let uid = connection.peer.map { String($0.uid) } ?? "unknown"
             server.logger.notice("peer refused", metadata: ["event": "control_forbidden", "uid": "\(uid)"])
             answerAndClose(
-                connection, ProtocolError(.forbidden, "uid \(uid) is not allowed to use this socket (see allowed_uids)"))
+                connection, ProtocolError(.forbidden, "uid \(uid) is not allowed to use this socket (see allowed_uids)"),
+                req: line.flatMap { Request.decode(line: $0).0 })
         }
 
-        func answerAndClose(_ connection: ControlConnection, _ error: ProtocolError) {
+        func answerAndClose(_ connection: ControlConnection, _ error: ProtocolError, req: JSONValue? = nil) {
             let sequence = connection.nextSequence
             connection.nextSequence += 1
             connection.closeWhenFlushed = true
-            connection.complete(sequence: sequence, line: Response.failure(error).line(req: nil))
+            connection.complete(sequence: sequence, line: Response.failure(error).line(req: req))
             writeTo(connection)
         }
 
@@ -264,7 +266,7 @@ extension ControlServer {
             if !lines.isEmpty && !isAllowed(connection.peer) {
                 connection.input = []
                 connection.scanned = 0
-                refuse(connection)
+                refuse(connection, line: lines[0])
                 return
             }
             for line in lines { dispatch(line, on: connection) }

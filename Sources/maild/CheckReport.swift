@@ -7,7 +7,7 @@ enum CheckReport {
         var lines: [String] = ["# \(c.path): valid; effective settings (secrets masked)", "", "[daemon]"]
         let d = c.daemon
         lines += [
-            "socket = \(q(d.socket))", "socket_mode = \"0\(String(d.socketMode, radix: 8))\"",
+            "socket = \(q(d.socket))", "socket_mode = \"\(String(repeating: "0", count: max(0, 4 - String(d.socketMode, radix: 8).count)) + String(d.socketMode, radix: 8))\"",
             "allowed_uids = [\(d.allowedUIDs.map(String.init).joined(separator: ", "))]",
             "database = \(q(d.database))", "companies_dir = \(q(d.companiesDir))", "helo_name = \(q(d.heloName))",
             "max_message_bytes = \(d.maxMessageBytes)", "max_connections = \(d.maxConnections)",

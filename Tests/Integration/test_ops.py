@@ -106,6 +106,14 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     exec_start = [line for line in (local / "lib" / "systemd" / "system" / "maild.service").read_text().splitlines()
                   if line.startswith("ExecStart=")]
     assert exec_start == ["ExecStart=/usr/local/sbin/maild --config /etc/maild/maild.toml"]
+    # Another SYSCONFDIR: the unit reads the configuration where it was installed.
+    elsewhere = tmp_path / "elsewhere"
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % elsewhere, "PREFIX=/usr/local",
+                    "SYSCONFDIR=/usr/local/etc", "INSTALL_FROM=%s" % BIN, "NO_BUILD=1"], check=True, capture_output=True)
+    assert (elsewhere / "usr" / "local" / "etc" / "maild" / "maild.toml").exists()
+    exec_start = [line for line in (elsewhere / "lib" / "systemd" / "system" / "maild.service").read_text().splitlines()
+                  if line.startswith("ExecStart=")]
+    assert exec_start == ["ExecStart=/usr/local/sbin/maild --config /usr/local/etc/maild/maild.toml"]
 
 
 def sendmail(d, *args, message, program=None, env=None):

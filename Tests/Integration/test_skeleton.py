@@ -463,7 +463,7 @@ def test_reload_takes_away_a_uid_from_allowed_uids(relay):
     # A client of uid 65534 connected before the reload: pings, waits for a line on stdin, pings again.
     script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f=s.makefile('rb')\n"
               "s.sendall(b'{\"op\":\"ping\"}\\n'); print(f.readline().decode().strip(), flush=True)\n"
-              "sys.stdin.readline(); s.sendall(b'{\"op\":\"ping\"}\\n'); print(f.readline().decode().strip(), flush=True)")
+              "sys.stdin.readline(); s.sendall(b'{\"op\":\"ping\",\"req\":2}\\n'); print(f.readline().decode().strip(), flush=True)")
     client = subprocess.Popen([python, "-c", script, str(d.socket)], user=65534, group=65534,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -475,6 +475,7 @@ def test_reload_takes_away_a_uid_from_allowed_uids(relay):
         client.stdin.flush()
         answer = json.loads(client.stdout.readline())
         assert answer["error"]["code"] == "forbidden" and "65534" in answer["error"]["message"]
+        assert answer["req"] == 2  # echoed, as in every answer to a request
         assert client.wait(20) == 0
     finally:
         if client.poll() is None:

@@ -73,6 +73,9 @@ import Testing
         #expect(deferred.lastError == "451 later")
         let partial = verdict([.delivered, .failed], bounced)
         #expect(partial.state == .failed)
+        // Deferred, it names what keeps it waiting, not another recipient's 5xx.
+        let both = DeliveryResult(relay: "r:25", recipients: [("a@b.c", .failed("550 no such user")), ("d@e.f", .deferred("451 later"))])
+        #expect(verdict([.failed, .deferred], both).lastError == "451 later")
     }
 
     @Test func summaryNamesTheOutcomeOfEveryRecipientOrPartial() {

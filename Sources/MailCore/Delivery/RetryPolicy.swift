@@ -57,10 +57,16 @@ public struct MessageVerdict: Sendable, Equatable {
                 if case .delivered = $0.disposition { return false } else { return true }
             })?.disposition.reply
         if recipientStates.contains(where: \.isPending) {
+            // What keeps it waiting: a recipient's temporary failure, rather than another's 5xx.
+            let deferral =
+                result.error
+                ?? result.recipients.first(where: {
+                    if case .deferred = $0.disposition { return true } else { return false }
+                })?.disposition.reply ?? firstProblem
             if let next = policy.nextAttempt(after: attempt, createdAt: createdAt, now: now, jitter: jitter) {
-                return MessageVerdict(state: .deferred, nextAttemptAt: next, lastError: firstProblem, expired: false)
+                return MessageVerdict(state: .deferred, nextAttemptAt: next, lastError: deferral, expired: false)
             }
-            let reason = "expired after \(policy.maxAge) s without delivery; last error: \(firstProblem ?? "none")"
+            let reason = "expired after \(policy.maxAge) s without delivery; last error: \(deferral ?? "none")"
             return MessageVerdict(state: .failed, nextAttemptAt: nil, lastError: reason, expired: true)
         }
         if recipientStates.allSatisfy({ $0 == .delivered }) {
