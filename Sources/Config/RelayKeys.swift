@@ -1,15 +1,38 @@
 import MailCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The relay keys shared by `[smtp]` and company files (SPEC §2.1, §2.2), with the built-in defaults.
 /// A company file starts from these defaults, never from the global file's values, so a company's
 /// relay is never sent the global credentials.
 enum RelayKeys {
+    /// Why `host` cannot name a relay, or nil: a host name (internationalised labels allowed), an IPv4
+    /// address, or an IPv6 address with or without brackets, and no port (`relay:587` is Postfix's
+    /// relayhost style, and the port has a key of its own).
+    static func hostProblem(_ host: String) -> String? {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.contains(":") {
+            var address = in6_addr()
+            if inet_pton(AF_INET6, bare, &address) == 1 { return nil }
+            if let colon = bare.lastIndex(of: ":"), bare[bare.index(after: colon)...].allSatisfy(\.isNumber) {
+                return "must not include a port: give it in port"
+            }
+            return "must be a host name or an IP address"
+        }
+        let labels = bare.split(separator: ".", omittingEmptySubsequences: false)
+        let valid = !bare.isEmpty && bare.utf8.count <= 253 && host == bare && labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                && label.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "-" || $0 == "_" }
+        }
+        return valid ? nil : "must be a host name or an IP address"
+    }
+
     static func read(_ r: inout TableReader, secrets: SecretReader, enabled: Bool) -> RelayPolicy {
         var relay = RelaySettings(host: "localhost")
         relay.host = r.string("host", default: "localhost")
-        if relay.host.isEmpty || relay.host.contains(where: { $0 == " " || $0 == "/" }) {
-            r.issue("host", "must be a host name or an IP address (got \"\(relay.host)\")")
-        }
+        if let problem = hostProblem(relay.host) { r.issue("host", "\(problem) (got \"\(relay.host)\")") }
         relay.port = r.int("port", default: 25, range: 1...65535)
         relay.security = r.choice("security", default: .none)
         relay.timeout = r.int("timeout", default: 180, range: 10...180)

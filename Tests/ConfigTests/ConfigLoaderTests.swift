@@ -86,6 +86,10 @@ import Testing
         ("[retry]\nmin_delay = 10\nmax_delay = 5", "retry.max_delay: must be at least min_delay (10)"),
         ("[daemon]\nretention = 9223372036854775807", "daemon.retention: must be between 1 and 2147483647"),
         ("[daemon]\ncompanies_dir = \"\"", "daemon.companies_dir: must not be empty"),
+        ("[smtp]\nhost = \"127.0.0.1:2525\"", "smtp.host: must not include a port: give it in port"),
+        ("[smtp]\nhost = \"[relay.example]:587\"", "smtp.host: must not include a port"),
+        ("[smtp]\nhost = \"-bad.example\"", "smtp.host: must be a host name or an IP address"),
+        ("[smtp]\nhost = \"\(String(repeating: "a", count: 64)).example\"", "smtp.host: must be a host name"),
         ("[daemon]\ncompanies_dir = \".\"", "daemon.companies_dir: must not be the directory of this file"),
         ("[daemon]\ncompanies_dir = \"x/..\"", "daemon.companies_dir: must not be the directory of this file"),
         ("[smtp\nhost = 1", "TOML syntax error at line 1"),
@@ -198,5 +202,12 @@ import Testing
     ] as [(String, Int?)])
     func findsOnlyRealNULEscapes(text: String, line: Int?) {
         #expect(ConfigLoader.lineOfNULEscape(Array(text.utf8)) == line)
+    }
+}
+
+@Suite struct RelayHostTests {
+    @Test(arguments: ["localhost", "smtp.example.com", "127.0.0.1", "::1", "[::1]", "2001:db8::25", "smtp.coração.br", "mail_relay"])
+    func acceptsHostNamesAndAddresses(host: String) {
+        #expect(RelayKeys.hostProblem(host) == nil)
     }
 }
