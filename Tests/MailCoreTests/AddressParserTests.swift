@@ -74,6 +74,7 @@ struct AddressParserTests {
             ("a@[1.2.3.4", "'a@[1.2.3.4' has an invalid domain literal"),
             ("\"unterminated@example.com", "'\"unterminated@example.com' has an invalid quoted local part"),
             ("\"a\"b\"@example.com", "'\"a\"b\"@example.com' has an invalid quoted local part"),
+            ("\"v> NOTIFY=NEVER\"@victim.test", "'\"v> NOTIFY=NEVER\"@victim.test' has '<' or '>' in its local part, which maild does not send"),
             ("Bob <bob@example.com", "'Bob <bob@example.com' has ' ' in its local part"),
             ("Bob bob@example.com>", "'Bob bob@example.com>' has '>' without '<'"),
             (

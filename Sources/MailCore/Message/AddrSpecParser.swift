@@ -50,6 +50,11 @@ extension EmailAddress {
                     continue
                 }
                 if s == "\"" { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
+                // Legal in a quoted local part, but an SMTP path is written <address>: maild will not send one
+                // that a relay could read as ending the path early (SMTP parameter smuggling).
+                if s == "<" || s == ">" {
+                    throw AddressError(reason: "'\(text)' has '<' or '>' in its local part, which maild does not send")
+                }
             }
             if escaped { throw AddressError(reason: "'\(text)' has an invalid quoted local part") }
             return
