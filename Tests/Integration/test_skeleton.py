@@ -1,5 +1,6 @@
 """The walking skeleton (issue 2): socket → durable outbox → SMTP relay, and the protocol's framing."""
 
+import contextlib
 import email
 import email.policy
 import json
@@ -484,45 +485,43 @@ def test_reload_takes_away_a_uid_from_allowed_uids(relay):
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def test_out_of_file_descriptors_the_daemon_waits_instead_of_spinning(daemons, relay):
+@contextlib.contextmanager
+def out_of_descriptors(d):
+    """Yields a connection accepted before maild's descriptors ran out: its limit is lowered to 64 and
+    more clients connect than it can accept (the rest wait in the backlog). They leave at the end."""
     import resource
-    d = daemons(relay_config(relay))
     with d.connect() as kept:
         resource.prlimit(d.process.pid, resource.RLIMIT_NOFILE, (64, 64))
         clients = []
         try:
-            for _ in range(100):  # more than the daemon can accept: the rest wait in the backlog
+            for _ in range(100):
                 clients.append(d.connect())
-            wait_until(lambda: "event=control_accept_paused" in d.log_text(), message="the pause to be logged")
-            # A connection accepted before is served meanwhile; a spinning loop would log on every turn.
-            for _ in range(20):
-                kept.sendall(b'{"op": "ping"}\n')
-                assert json.loads(read_line(kept))["ok"]
-            assert d.log_text().count("event=control_accept_paused") == 1
-            assert "control_accept_failed" not in d.log_text()
+            wait_until(lambda: "event=control_accept_paused" in d.log_text(), message="the descriptors to run out")
+            yield kept
         finally:
             for c in clients:
                 c.close()
+
+
+def test_out_of_file_descriptors_the_daemon_waits_instead_of_spinning(daemons, relay):
+    d = daemons(relay_config(relay))
+    with out_of_descriptors(d) as kept:
+        # A connection accepted before is served meanwhile; a spinning loop would log on every turn.
+        for _ in range(20):
+            kept.sendall(b'{"op": "ping"}\n')
+            assert json.loads(read_line(kept))["ok"]
+        assert d.log_text().count("event=control_accept_paused") == 1
+        assert "control_accept_failed" not in d.log_text()
     assert d.request({"op": "ping"})["ok"]  # descriptors free again: new clients are served
 
 
 def test_out_of_file_descriptors_for_a_relay_connection_does_not_mark_the_relay_down(daemons, relay):
-    import resource
     d = daemons(relay_config(relay))
-    with d.connect() as kept:
-        resource.prlimit(d.process.pid, resource.RLIMIT_NOFILE, (64, 64))
-        clients = []
-        try:
-            for _ in range(100):  # every descriptor left goes to an accepted client
-                clients.append(d.connect())
-            wait_until(lambda: "event=control_accept_paused" in d.log_text(), message="the descriptors to run out")
-            kept.sendall(json.dumps({"op": "enqueue", "message": {
-                "to": ["a@example.com"], "subject": "no descriptors", "text": "t"}}).encode() + b"\n")
-            message_id = json.loads(read_line(kept))["id"]
-            wait_until(lambda: "event=connect_local_failure" in d.log_text(), message="the failed connect")
-        finally:
-            for c in clients:
-                c.close()
+    with out_of_descriptors(d) as kept:
+        kept.sendall(json.dumps({"op": "enqueue", "message": {
+            "to": ["a@example.com"], "subject": "no descriptors", "text": "t"}}).encode() + b"\n")
+        message_id = json.loads(read_line(kept))["id"]
+        wait_until(lambda: "event=connect_local_failure" in d.log_text(), message="the failed connect")
     assert "relay_down" not in d.log_text()  # the relay was never at fault
     assert d.wait_state(message_id, "sent")["state"] == "sent"
 
